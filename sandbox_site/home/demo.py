@@ -1,0 +1,114 @@
+"""Demo content: a home page, a landing page with two variants, and a running experiment.
+
+Idempotent: running it again leaves existing content alone and only fills what is missing.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from wagtail.models import Page, Site
+
+from wagtail_experiments.models import Experiment, Variant
+
+from .models import HomePage, LandingPage
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "changeme"
+
+LANDING_VARIANTS = [
+    # (variant key, page slug, title, heading, call to action)
+    ("control", "landing", "Landing", "Ship experiments, not opinions", "Get the guide"),
+    ("b", "landing-b", "Landing (variant B)", "Know what converts in a week", "Start free"),
+    ("c", "landing-c", "Landing (variant C)", "Your landing page, measured", "Book a demo"),
+]
+WEIGHTS = {"control": 34, "b": 33, "c": 33}
+
+
+@transaction.atomic
+def load_demo_content():
+    """Create whatever is missing; returns the ``landing-hero`` experiment."""
+    home = _home_page()
+    pages = {key: _landing_page(home, *spec) for key, *spec in LANDING_VARIANTS}
+    return _experiment(pages)
+
+
+def ensure_admin_user():
+    """The demo's superuser, with the known demo password; returns (username, password)."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=ADMIN_USERNAME,
+        defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True},
+    )
+    if not user.check_password(ADMIN_PASSWORD):
+        user.set_password(ADMIN_PASSWORD)
+        user.save()
+    return ADMIN_USERNAME, ADMIN_PASSWORD
+
+
+def _home_page():
+    site = Site.objects.filter(is_default_site=True).first()
+    if site and isinstance(site.root_page.specific, HomePage):
+        return site.root_page.specific
+    root = Page.get_first_root_node()
+    home = root.add_child(
+        instance=HomePage(
+            title="Experiments sandbox",
+            slug="sandbox-home",
+            intro="<p>A demo of <b>wagtail_experiments</b>. Open the landing page.</p>",
+        )
+    )
+    if site:
+        old_root = site.root_page
+        site.root_page = home
+        site.save()
+        if old_root.depth > 1 and old_root.pk != home.pk and not old_root.get_children().exists():
+            old_root.delete()
+    else:
+        Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True)
+    return home
+
+
+def _landing_page(home, slug, title, heading, call_to_action):
+    existing = LandingPage.objects.child_of(home).filter(slug=slug).first()
+    if existing:
+        return existing
+    page = LandingPage(
+        title=title,
+        slug=slug,
+        body=[
+            ("hero", {"heading": heading, "subheading": "A demo landing page."}),
+            ("text", "<p>Run A/B/n tests of whole pages, straight from Wagtail.</p>"),
+            ("call_to_action", {"label": call_to_action, "url": "#lead-form", "goal": "cta"}),
+        ],
+    )
+    home.add_child(instance=page)
+    page.save_revision().publish()
+    return page
+
+
+def _experiment(pages):
+    experiment = Experiment.objects.filter(slug="landing-hero").first()
+    if experiment is None:
+        experiment = Experiment(
+            name="Landing page hero",
+            slug="landing-hero",
+            hypothesis="A benefit-led headline gets more leads than a slogan.",
+            control_page=pages["control"],
+            hash_seed="landing-hero",
+            coverage=100,
+            primary_goal="lead",
+        )
+        experiment.variants = [
+            Variant(
+                key=key,
+                label=pages[key].title,
+                page=pages[key],
+                weight=WEIGHTS[key],
+                is_control=key == "control",
+                sort_order=index,
+            )
+            for index, (key, *_) in enumerate(LANDING_VARIANTS)
+        ]
+        experiment.full_clean()
+        experiment.save()
+    if experiment.status == Experiment.Status.DRAFT:
+        experiment.start()
+    return experiment

@@ -1,0 +1,35 @@
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from wagtail_experiments import routing
+
+BROWSER_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Each test starts from an empty cache and no in-process route table: data of a
+    rolled-back test must not leak through them."""
+    cache.clear()
+    routing._state.table = None
+    yield
+    cache.clear()
+    routing._state.table = None
+
+
+@pytest.fixture
+def browser():
+    """A test client that looks like a person's browser (no user agent means a bot)."""
+    return Client(HTTP_USER_AGENT=BROWSER_UA)
+
+
+@pytest.fixture
+def demo(db):
+    """The sandbox's demo content: /landing/ under the running ``landing-hero``."""
+    from sandbox_site.home.demo import load_demo_content
+
+    return load_demo_content()

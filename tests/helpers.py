@@ -1,0 +1,51 @@
+"""Shared helpers for tests that drive the sandbox's demo experiment."""
+
+from wagtail_experiments import assignment
+from wagtail_experiments.visitor import ASSIGNMENT_SALT
+
+VARIANT_HEADINGS = {
+    "control": "Ship experiments, not opinions",
+    "b": "Know what converts in a week",
+    "c": "Your landing page, measured",
+}
+
+
+def expected_key(experiment, visitor_id):
+    """The variant key GrowthBook's hashing gives ``visitor_id``, or None outside coverage."""
+    variants = experiment.ordered_variants()
+    index = assignment.assign(
+        visitor_id,
+        experiment.hash_seed,
+        [float(v.weight) for v in variants],
+        float(experiment.coverage) / 100,
+        experiment.hash_version,
+    )
+    return None if index == assignment.NOT_IN_EXPERIMENT else variants[index].key
+
+
+def visitor_in(experiment, key):
+    """A fresh visitor id that the experiment buckets into ``key``."""
+    while True:
+        visitor_id = assignment.new_visitor_id()
+        if expected_key(experiment, visitor_id) == key:
+            return visitor_id
+
+
+def served_key(response):
+    header = response.headers.get("X-Experiment-Variant")
+    return header.split("=", 1)[1] if header else None
+
+
+def served_heading(response):
+    html = response.content.decode()
+    return next((key for key, heading in VARIANT_HEADINGS.items() if heading in html), None)
+
+
+def signed_assignment_cookie(visitor_id, entries):
+    """What the server would set for ``entries`` ({experiment id: key})."""
+    from django.http import HttpResponse
+
+    response = HttpResponse()
+    value = ",".join(f"{experiment_id}:{key}" for experiment_id, key in entries.items())
+    response.set_signed_cookie("wexp_asg", f"{visitor_id}|{value}", salt=ASSIGNMENT_SALT)
+    return response.cookies["wexp_asg"].value

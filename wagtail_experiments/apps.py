@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WagtailExperimentsAppConfig(AppConfig):
+    name = "wagtail_experiments"
+    label = "wagtail_experiments"
+    verbose_name = _("Experiments")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import routing
+
+        routing.connect_invalidation_signals()

@@ -1,0 +1,35 @@
+"""The app's settings: ``WAGTAIL_EXPERIMENTS = {...}`` in the site's settings, over these defaults."""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Visitor id cookie (nanoid, 21 characters).
+    "VISITOR_COOKIE": "wexp_vid",
+    # Signed cookie remembering each served assignment: makes them sticky and lets a
+    # returning visitor skip the exposure write entirely.
+    "ASSIGNMENT_COOKIE": "wexp_asg",
+    "COOKIE_MAX_AGE": 365 * 24 * 60 * 60,
+    "COOKIE_DOMAIN": None,
+    # Query parameter with which a logged-in editor forces a variant: ?wexp=<slug>:<key>.
+    "FORCE_PARAMETER": "wexp",
+    # Responses at an experiment URL depend on the visitor's bucket, so shared caches must
+    # not store them. Set to False only when the CDN keys its cache on the assignment
+    # (for example on the X-Experiment-Variant response header, or the cookies).
+    "PRIVATE_CACHE_CONTROL": True,
+    # Django cache alias holding the route-table version shared by all processes. It must
+    # be a cache every process sees (Redis, Memcached, file-based) in multi-process
+    # deployments; a per-process LocMemCache only invalidates within one process.
+    "CACHE_ALIAS": "default",
+    # How often, at most, a process asks the shared cache whether the route table changed.
+    "ROUTE_TABLE_RECHECK_SECONDS": 1.0,
+    # Maximum stored length of each utm_* value of the landing URL.
+    "UTM_MAX_LENGTH": 100,
+}
+
+
+def get_setting(name):
+    """One setting, read on each call so ``override_settings`` works in tests."""
+    overrides = getattr(settings, "WAGTAIL_EXPERIMENTS", {})
+    if name in overrides:
+        return overrides[name]
+    return DEFAULTS[name]

@@ -1,0 +1,151 @@
+"""Bucket visitors of experiment URLs, then label, count and remember what they were served.
+
+The page swap itself happens in Wagtail's ``on_serve_page`` chain (see ``serving.py``), so
+Wagtail's routing, site handling and view restrictions all stay in charge.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from wagtail.models import Site
+
+from . import assignment as bucketing
+from . import tracking
+from .attribution import utm_from_query
+from .conf import get_setting
+from .exclusions import is_bot, is_prefetch
+from .routing import Route, RoutedVariant, get_route_table
+from .visitor import Visitor
+
+logger = logging.getLogger(__name__)
+
+VARIANT_HEADER = "X-Experiment-Variant"
+_SAFE_METHODS = ("GET", "HEAD")
+
+
+@dataclass
+class Assignment:
+    """What this request is served for one experiment; ``variant`` None = not in it."""
+
+    route: Route
+    variant: RoutedVariant | None
+    visitor: Visitor | None = None
+    forced: bool = False
+    # True when the variant came from the hash, not from the sticky cookie.
+    is_new: bool = False
+    # Set by the serve hook once the page passed its view restrictions and was served.
+    page_served: bool = False
+
+    @property
+    def swaps_page(self):
+        return self.variant is not None and not self.variant.is_control
+
+
+class ExperimentMiddleware:
+    """Add after Django's session and authentication middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            route = self._route_for(request)
+            assignment = self._assign(request, route) if route else None
+        except Exception:
+            # Experiments are an optimisation of the page, never a reason to fail it.
+            logger.exception("Experiment bucketing failed; serving the page unchanged.")
+            route = assignment = None
+        request.experiment_assignment = assignment
+
+        response = self.get_response(request)
+
+        if route is not None:
+            self._finish(request, response, route, assignment)
+        return response
+
+    # Before the view ----------------------------------------------------------------------
+
+    def _route_for(self, request):
+        if request.method not in _SAFE_METHODS:
+            return None
+        table = get_route_table()
+        if request.path not in table.by_path:
+            return None
+        # Wagtail caches the site on the request, so its own serve view reuses this lookup.
+        site = Site.find_for_request(request)
+        route = table.find(site.pk if site else None, request.path)
+        if route is None or not route.is_live_at(timezone.now()):
+            return None
+        return route
+
+    def _assign(self, request, route):
+        if is_prefetch(request) or is_bot(request):
+            return None
+        if _is_editor(request):
+            forced = self._forced_variant(request, route)
+            # Editors checking their own pages would skew the numbers: they see the
+            # control, or the variant they force, and are never counted.
+            return Assignment(route, forced, forced=True) if forced is not None else None
+        visitor = Visitor.from_request(request)
+        sticky = route.variant_by_key(visitor.assignments.get(route.experiment_id))
+        if sticky is not None:
+            return Assignment(route, sticky, visitor)
+        index = bucketing.assign(
+            visitor.id, route.seed, route.weights, route.coverage, route.hash_version
+        )
+        if index == bucketing.NOT_IN_EXPERIMENT:
+            return Assignment(route, None, visitor)
+        return Assignment(route, route.variants[index], visitor, is_new=True)
+
+    def _forced_variant(self, request, route):
+        """The variant an editor asks for with ``?wexp=<slug>:<key>``, if it exists."""
+        slug, _, key = request.GET.get(get_setting("FORCE_PARAMETER"), "").partition(":")
+        return route.variant_by_key(key) if slug == route.slug else None
+
+    # After the view -----------------------------------------------------------------------
+
+    def _finish(self, request, response, route, assignment):
+        if get_setting("PRIVATE_CACHE_CONTROL"):
+            # Any response at this URL depends on the bucket, even the control's.
+            patch_cache_control(response, private=True)
+        patch_vary_headers(response, ["Cookie"])
+        if assignment is None or assignment.variant is None:
+            if assignment is not None and assignment.visitor is not None:
+                self._write_cookies(request, response, assignment.visitor)
+            return
+        response[VARIANT_HEADER] = f"{route.slug}={assignment.variant.key}"
+        if assignment.forced:
+            return
+        visitor = assignment.visitor
+        # Only a page a person actually received counts: not a HEAD, a redirect to a login
+        # form, or a password prompt.
+        counted = assignment.page_served and request.method == "GET"
+        if assignment.is_new and counted and response.status_code == 200:
+            stored = tracking.record_exposure(
+                experiment_id=route.experiment_id,
+                variant_id=assignment.variant.id,
+                visitor_id=visitor.id,
+                utm=utm_from_query(request.GET),
+            )
+            if stored:
+                visitor.remember(route.experiment_id, assignment.variant.key)
+        self._write_cookies(request, response, visitor)
+
+    def _write_cookies(self, request, response, visitor):
+        visitor.write_cookies(
+            response, request, known_experiment_ids=get_route_table().experiment_ids
+        )
+
+
+def _is_editor(request):
+    """A logged-in user with admin access. Visitors without a session cookie cannot be
+    logged in, so checking costs them no session or user query."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    user = getattr(request, "user", None)
+    return bool(user and user.is_authenticated and user.has_perm("wagtailadmin.access_admin"))

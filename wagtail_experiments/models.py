@@ -1,0 +1,323 @@
+"""Experiments, their variants, and the exposures they collect."""
+
+from decimal import Decimal
+
+import swapper
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.models import Orderable
+
+PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
+HUNDRED = Decimal("100")
+
+
+class ExperimentQuerySet(models.QuerySet):
+    def routable(self):
+        """Experiments the router may serve: running, or scheduled (served once due)."""
+        return self.filter(status__in=[Experiment.Status.RUNNING, Experiment.Status.SCHEDULED])
+
+
+class Experiment(ClusterableModel):
+    """An A/B/n test of pages served at one URL: the control page's."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        ARCHIVED = "archived", _("Archived")
+
+    name = models.CharField(_("name"), max_length=255)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=64,
+        unique=True,
+        help_text=_("Identifies the experiment in URLs, the API and the tracker."),
+    )
+    hypothesis = models.TextField(
+        _("hypothesis"), blank=True, help_text=_("What you expect to change, and why.")
+    )
+    control_page = models.ForeignKey(
+        PAGE_MODEL,
+        verbose_name=_("control page"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The page whose URL is under test. Visitors keep seeing this URL."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    coverage = models.DecimalField(
+        _("coverage (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=HUNDRED,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(HUNDRED)],
+        help_text=_("Share of visitors who enter the experiment; the rest see the control "
+                    "and are not counted."),
+    )
+    hash_seed = models.CharField(
+        _("hash seed"),
+        max_length=255,
+        blank=True,
+        help_text=_("Defaults to the slug. Frozen once the experiment has started."),
+    )
+    hash_version = models.PositiveSmallIntegerField(
+        _("hash version"), default=2, choices=[(1, "1"), (2, "2")]
+    )
+    primary_goal = models.SlugField(
+        _("primary goal"),
+        max_length=64,
+        default="lead",
+        help_text=_("The goal whose conversions decide the experiment."),
+    )
+    winner = models.ForeignKey(
+        "Variant",
+        verbose_name=_("winner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ExperimentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("experiment")
+        verbose_name_plural = _("experiments")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.hash_seed:
+            self.hash_seed = self.slug
+        super().save(*args, **kwargs)
+
+    # Validation -------------------------------------------------------------------------
+
+    def clean(self):
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The end must come after the start.")
+        if self.pk and self.started_at:
+            stored = Experiment.objects.filter(pk=self.pk).values("hash_seed", "hash_version")
+            stored = stored.first()
+            if stored and (self.hash_seed or self.slug) != stored["hash_seed"]:
+                errors["hash_seed"] = _(
+                    "The hash seed cannot change once the experiment has started: "
+                    "every visitor would move to another variant."
+                )
+            if stored and self.hash_version != stored["hash_version"]:
+                errors["hash_version"] = _(
+                    "The hash version cannot change once the experiment has started."
+                )
+        if errors:
+            raise ValidationError(errors)
+        variant_errors = self.variant_errors(list(self.variants.all()))
+        if variant_errors:
+            raise ValidationError(variant_errors)
+
+    def variant_errors(self, variants):
+        """Messages for every structural problem of ``variants`` (any status)."""
+        errors = []
+        if len(variants) < 2:
+            errors.append(_("An experiment needs at least two variants: a control and one more."))
+        controls = [variant for variant in variants if variant.is_control]
+        if len(controls) != 1:
+            errors.append(_("Exactly one variant must be the control."))
+        elif self.control_page_id and controls[0].page_id != self.control_page_id:
+            errors.append(_("The control variant must show the control page (the URL under test)."))
+        keys = [variant.key for variant in variants]
+        if len(set(keys)) != len(keys):
+            errors.append(_("Variant keys must be unique within the experiment."))
+        page_ids = [variant.page_id for variant in variants]
+        if None in page_ids:
+            errors.append(_("Every variant needs a page."))
+        elif len(set(page_ids)) != len(page_ids):
+            errors.append(_("Each variant must show a different page."))
+        if any(variant.weight is None or variant.weight <= 0 for variant in variants):
+            errors.append(_("Variant weights must be positive."))
+        pages = [variant.page for variant in variants if variant.page_id]
+        not_live = [page.title for page in pages if not page.live]
+        if not_live:
+            errors.append(
+                _("Variant pages must be published: %(pages)s.") % {"pages": ", ".join(not_live)}
+            )
+        if len({page.get_site().pk if page.get_site() else None for page in pages}) > 1:
+            errors.append(_("All variant pages must belong to the same site."))
+        return errors
+
+    def check_can_run(self, variants=None):
+        """Raise ``ValidationError`` unless the experiment may start serving now."""
+        variants = list(self.variants.all()) if variants is None else variants
+        errors = self.variant_errors(variants)
+        if not self.control_page_id:
+            errors.append(_("Choose the control page: the URL under test."))
+        total = sum((variant.weight or 0 for variant in variants), Decimal("0"))
+        if total != HUNDRED:
+            errors.append(
+                _("Variant weights must add up to 100 %% to run (they add up to %(total)s %%).")
+                % {"total": total.normalize()}
+            )
+        if self.ends_at and self.ends_at <= timezone.now():
+            errors.append(_("The end date has passed."))
+        clash = (
+            Experiment.objects.routable()
+            .filter(control_page_id=self.control_page_id)
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if self.control_page_id and clash:
+            errors.append(
+                _("“%(other)s” is already running on this page; only one experiment may run "
+                  "per control page.") % {"other": clash.name}
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    # Lifecycle --------------------------------------------------------------------------
+
+    def _require_status(self, action, *allowed):
+        if self.status not in allowed:
+            raise ValidationError(
+                _("Cannot %(action)s an experiment that is %(status)s.")
+                % {"action": action, "status": self.get_status_display().lower()}
+            )
+
+    def start(self):
+        """Start now, or schedule for ``starts_at`` when that lies in the future."""
+        self._require_status(_("start"), self.Status.DRAFT, self.Status.SCHEDULED)
+        self.check_can_run()
+        now = timezone.now()
+        if self.starts_at and self.starts_at > now:
+            self.status = self.Status.SCHEDULED
+        else:
+            self.status = self.Status.RUNNING
+            self.started_at = self.started_at or now
+        self.hash_seed = self.hash_seed or self.slug
+        self.save()
+
+    def pause(self):
+        """Stop bucketing; visitors see the control and nothing is counted until resumed."""
+        self._require_status(_("pause"), self.Status.RUNNING)
+        self.status = self.Status.PAUSED
+        self.paused_at = timezone.now()
+        self.save()
+
+    def resume(self):
+        """Serve variants again with the same seed, so every visitor keeps their variant."""
+        self._require_status(_("resume"), self.Status.PAUSED)
+        self.check_can_run()
+        self.status = self.Status.RUNNING
+        self.save()
+
+    def complete(self, winner=None):
+        """Stop the experiment for good, optionally recording the winning variant."""
+        self._require_status(
+            _("complete"), self.Status.RUNNING, self.Status.PAUSED, self.Status.SCHEDULED
+        )
+        if winner is not None and winner.experiment_id != self.pk:
+            raise ValidationError(_("The winner must be one of this experiment's variants."))
+        self.status = self.Status.COMPLETED
+        self.winner = winner
+        self.completed_at = timezone.now()
+        self.save()
+
+    def archive(self):
+        """Hide a finished experiment from everyday lists; its data stays."""
+        self._require_status(_("archive"), self.Status.COMPLETED, self.Status.DRAFT)
+        self.status = self.Status.ARCHIVED
+        self.save()
+
+    def is_live_at(self, moment):
+        """Whether the router should serve variants at ``moment`` (schedule-aware)."""
+        if self.status == self.Status.SCHEDULED:
+            if not self.starts_at or self.starts_at > moment:
+                return False
+        elif self.status != self.Status.RUNNING:
+            return False
+        return self.ends_at is None or moment < self.ends_at
+
+    def ordered_variants(self):
+        """Variants in GrowthBook variation order: the control first, then by sort order."""
+        return sorted(self.variants.all(), key=lambda v: (not v.is_control, v.sort_order or 0))
+
+
+class Variant(Orderable):
+    """One arm of an experiment: a page shown to a share (``weight``) of visitors."""
+
+    experiment = ParentalKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(
+        _("key"),
+        max_length=32,
+        help_text=_("Short name, unique in the experiment, e.g. “control” or “b”."),
+    )
+    label = models.CharField(_("label"), max_length=255, blank=True)
+    page = models.ForeignKey(
+        PAGE_MODEL,
+        verbose_name=_("page"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    weight = models.DecimalField(
+        _("weight (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("50"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(HUNDRED)],
+    )
+    is_control = models.BooleanField(_("control"), default=False)
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="wexp_variant_key_unique"),
+        ]
+
+    def __str__(self):
+        return self.label or self.key
+
+
+class Exposure(models.Model):
+    """A visitor's first view of an experiment, in the variant they were served."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures")
+    visitor_id = models.CharField(_("visitor id"), max_length=64)
+    created_at = models.DateTimeField(_("exposed at"), default=timezone.now)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    utm_term = models.CharField(max_length=100, blank=True)
+    utm_content = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("exposure")
+        verbose_name_plural = _("exposures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "visitor_id"], name="wexp_exposure_once_per_visitor"
+            ),
+        ]
+        indexes = [models.Index(fields=["experiment", "variant"], name="wexp_exposure_variant")]
+
+    def __str__(self):
+        return f"{self.visitor_id} → {self.variant}"

@@ -1,0 +1,266 @@
+"""Which running experiment owns a URL: the in-process route table and its invalidation.
+
+Every process keeps an immutable ``RouteTable`` built from the database. A version key in
+the shared Django cache says when it is stale: any change to experiments, variants, pages,
+view restrictions or sites writes a new version (immediately and again after commit), and
+each process compares versions at most every ``ROUTE_TABLE_RECHECK_SECONDS``. A request
+therefore never queries the database to learn whether its URL is under test.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import swapper
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from wagtail.models import PageViewRestriction, Site
+from wagtail.signals import page_published, page_unpublished, post_page_move
+
+from .conf import get_setting
+
+logger = logging.getLogger(__name__)
+
+VERSION_CACHE_KEY = "wagtail_experiments:route_table_version"
+
+
+@dataclass(frozen=True)
+class RoutedVariant:
+    id: int
+    key: str
+    is_control: bool
+    weight: float
+    page_id: int
+    # The live, specific page, loaded once per table build. Served through a shallow
+    # copy so per-request attributes never leak between requests.
+    page: object = field(repr=False, compare=False)
+    # Whether any view restriction (its own or an ancestor's) guards the page.
+    restricted: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    experiment_id: int
+    slug: str
+    seed: str
+    hash_version: int
+    coverage: float
+    site_id: int
+    path: str
+    control_page_id: int
+    control_url: str
+    status: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    variants: tuple[RoutedVariant, ...]
+
+    @property
+    def weights(self):
+        return [variant.weight for variant in self.variants]
+
+    def is_live_at(self, moment):
+        if self.status == "scheduled" and (self.starts_at is None or self.starts_at > moment):
+            return False
+        return self.ends_at is None or moment < self.ends_at
+
+    def variant_by_key(self, key):
+        for variant in self.variants:
+            if variant.key == key:
+                return variant
+        return None
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    version: str
+    routes: tuple[Route, ...] = ()
+    by_path: dict = field(default_factory=dict)
+    by_slug: dict = field(default_factory=dict)
+    by_variant_page: dict = field(default_factory=dict)
+    experiment_ids: frozenset = frozenset()
+
+    @classmethod
+    def from_routes(cls, version, routes):
+        by_path = {}
+        for route in routes:
+            by_path.setdefault(route.path, []).append(route)
+        return cls(
+            version=version,
+            routes=tuple(routes),
+            by_path=by_path,
+            by_slug={route.slug: route for route in routes},
+            by_variant_page={
+                variant.page_id: route
+                for route in routes
+                for variant in route.variants
+                if not variant.is_control
+            },
+            experiment_ids=frozenset(route.experiment_id for route in routes),
+        )
+
+    def find(self, site_id, path):
+        for route in self.by_path.get(path, ()):
+            if route.site_id == site_id:
+                return route
+        return None
+
+
+def build_route_table(version):
+    """Read every routable experiment, with its live pages, into a new table."""
+    from .models import Experiment
+
+    Page = swapper.load_model("wagtailcore", "Page")
+    experiments = list(Experiment.objects.routable().prefetch_related("variants"))
+    page_ids = {
+        variant.page_id for experiment in experiments for variant in experiment.variants.all()
+    }
+    page_ids.update(experiment.control_page_id for experiment in experiments)
+    page_ids.discard(None)
+    pages = {page.pk: page for page in Page.objects.filter(pk__in=page_ids).specific()}
+    routes = []
+    for experiment in experiments:
+        route = _route_for(experiment, pages)
+        if route is not None:
+            routes.append(route)
+    return RouteTable.from_routes(version, routes)
+
+
+def _route_for(experiment, pages):
+    control = pages.get(experiment.control_page_id)
+    variants = experiment.ordered_variants()
+    missing = [v.key for v in variants if v.page_id not in pages or not pages[v.page_id].live]
+    if control is None or not control.live or missing or len(variants) < 2:
+        # Serving half an experiment would bias it: show the control page to everyone.
+        logger.warning(
+            "Experiment %r is not served: its control page or variant pages %s are missing "
+            "or unpublished.",
+            experiment.slug,
+            missing,
+        )
+        return None
+    url_parts = control.get_url_parts()
+    if url_parts is None:
+        logger.warning("Experiment %r is not served: its control page has no URL.", experiment.slug)
+        return None
+    site_id, root_url, path = url_parts
+    return Route(
+        experiment_id=experiment.pk,
+        slug=experiment.slug,
+        seed=experiment.hash_seed or experiment.slug,
+        hash_version=experiment.hash_version,
+        coverage=float(experiment.coverage) / 100,
+        site_id=site_id,
+        path=path,
+        control_page_id=control.pk,
+        control_url=(root_url or "") + path,
+        status=experiment.status,
+        starts_at=experiment.starts_at,
+        ends_at=experiment.ends_at,
+        variants=tuple(
+            RoutedVariant(
+                id=variant.pk,
+                key=variant.key,
+                is_control=variant.is_control,
+                weight=float(variant.weight),
+                page_id=variant.page_id,
+                page=pages[variant.page_id],
+                restricted=pages[variant.page_id].get_view_restrictions().exists(),
+            )
+            for variant in variants
+        ),
+    )
+
+
+class _ProcessState:
+    """The process's current table; shared by all threads, the lock guards rebuilds."""
+
+    def __init__(self):
+        self.table = None
+        self.checked_at = float("-inf")
+        self.lock = threading.Lock()
+
+
+_state = _ProcessState()
+_EMPTY_TABLE = RouteTable(version="")
+
+
+def _cache():
+    return caches[get_setting("CACHE_ALIAS")]
+
+
+def _shared_version():
+    cache = _cache()
+    version = cache.get(VERSION_CACHE_KEY)
+    if version is None:
+        cache.add(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_CACHE_KEY)
+    return version
+
+
+def get_route_table():
+    """The current table; queries the database only when it has been invalidated."""
+    table = _state.table
+    now = time.monotonic()
+    if table is not None and now - _state.checked_at < get_setting("ROUTE_TABLE_RECHECK_SECONDS"):
+        return table
+    with _state.lock:
+        try:
+            version = _shared_version()
+            table = _state.table
+            if table is None or table.version != version:
+                table = build_route_table(version)
+                _state.table = table
+        except Exception:
+            # Serving pages matters more than serving experiments: without a table every
+            # page is served as it is, and the next request tries again.
+            logger.exception("Could not load experiment routes; serving pages unchanged.")
+            return _state.table or _EMPTY_TABLE
+        _state.checked_at = time.monotonic()
+    return table
+
+
+def invalidate_route_table(**kwargs):
+    """Publish a new version now, and again once the current transaction commits.
+
+    The second write closes the race where another process rebuilds from data this
+    transaction has not committed yet and caches that under the new version.
+    """
+    _publish_new_version()
+    transaction.on_commit(_publish_new_version)
+
+
+def _publish_new_version():
+    try:
+        _cache().set(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.exception("Could not publish a new experiment route table version.")
+    _state.table = None
+
+
+def _invalidate_on_page_change(sender, instance, **kwargs):
+    from wagtail.models import Page
+
+    if isinstance(instance, Page):
+        invalidate_route_table()
+
+
+def connect_invalidation_signals():
+    from .models import Experiment, Variant
+
+    uid = "wagtail_experiments.routing"
+    for model in (Experiment, Variant, PageViewRestriction, Site):
+        post_save.connect(invalidate_route_table, sender=model, dispatch_uid=f"{uid}.save.{model}")
+        post_delete.connect(
+            invalidate_route_table, sender=model, dispatch_uid=f"{uid}.delete.{model}"
+        )
+    # Page subclasses send these with their own class as sender, so listen to all senders.
+    post_save.connect(_invalidate_on_page_change, dispatch_uid=f"{uid}.page_save")
+    post_delete.connect(_invalidate_on_page_change, dispatch_uid=f"{uid}.page_delete")
+    for signal in (page_published, page_unpublished, post_page_move):
+        signal.connect(invalidate_route_table, dispatch_uid=f"{uid}.{id(signal)}")

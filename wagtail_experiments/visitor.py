@@ -1,0 +1,81 @@
+"""The visitor's cookies: a random id, and the signed record of assignments served to it."""
+
+from __future__ import annotations
+
+from django.core import signing
+
+from .assignment import is_valid_visitor_id, new_visitor_id
+from .conf import get_setting
+
+ASSIGNMENT_SALT = "wagtail_experiments.assignments"
+
+
+class Visitor:
+    """Identity and sticky assignments read from the request's cookies.
+
+    The assignment cookie is signed and names the visitor id it belongs to, so a client can
+    neither write its own variant nor graft someone else's assignments onto its id. Either
+    way a tampered cookie is ignored: the visitor is simply bucketed again by hash.
+    """
+
+    def __init__(self, visitor_id, assignments, *, is_new):
+        self.id = visitor_id
+        self.assignments = assignments  # {experiment id: variant key}
+        self.is_new = is_new
+        self._assignments_changed = False
+
+    @classmethod
+    def from_request(cls, request):
+        raw_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
+        if not is_valid_visitor_id(raw_id):
+            return cls(new_visitor_id(), {}, is_new=True)
+        return cls(raw_id, cls._read_assignments(request, raw_id), is_new=False)
+
+    @staticmethod
+    def _read_assignments(request, visitor_id):
+        signed = request.get_signed_cookie(
+            get_setting("ASSIGNMENT_COOKIE"), default=None, salt=ASSIGNMENT_SALT
+        )
+        if not signed:
+            return {}
+        owner, _, entries = signed.partition("|")
+        if owner != visitor_id:
+            return {}
+        assignments = {}
+        for entry in entries.split(","):
+            experiment_id, _, key = entry.partition(":")
+            if experiment_id.isdigit() and key:
+                assignments[int(experiment_id)] = key
+        return assignments
+
+    def remember(self, experiment_id, variant_key):
+        """Make an assignment sticky from the next request on."""
+        if self.assignments.get(experiment_id) != variant_key:
+            self.assignments[experiment_id] = variant_key
+            self._assignments_changed = True
+
+    def write_cookies(self, response, request, *, known_experiment_ids):
+        """Set whichever cookie changed; a returning visitor's response sets none."""
+        secure = request.is_secure()
+        common = {
+            "max_age": get_setting("COOKIE_MAX_AGE"),
+            "domain": get_setting("COOKIE_DOMAIN"),
+            "secure": secure,
+            "httponly": True,
+            "samesite": "Lax",
+        }
+        if self.is_new:
+            response.set_cookie(get_setting("VISITOR_COOKIE"), self.id, **common)
+        if self._assignments_changed:
+            # Forget experiments that no longer run, so the cookie cannot grow without bound.
+            entries = ",".join(
+                f"{experiment_id}:{key}"
+                for experiment_id, key in sorted(self.assignments.items())
+                if experiment_id in known_experiment_ids
+            )
+            response.set_signed_cookie(
+                get_setting("ASSIGNMENT_COOKIE"),
+                f"{self.id}|{entries}",
+                salt=ASSIGNMENT_SALT,
+                **common,
+            )

@@ -1,0 +1,7 @@
+from wagtail import hooks
+
+from .serving import serve_assigned_variant
+
+# Innermost in the chain (highest order), so Wagtail's own hooks, view restrictions
+# included, run for the control page before the variant is swapped in.
+hooks.register("on_serve_page", serve_assigned_variant, order=1000)
