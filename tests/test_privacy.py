@@ -40,13 +40,11 @@ def test_password_restriction_applies_to_the_bucketed_response(demo, which):
     response = client.get("/landing/")
     assert response.status_code == 200
     assert served_heading(response) is None
-    assert f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/" in response.content.decode()
+    password_form_url = f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/"
+    assert password_form_url in response.content.decode()
     assert not Exposure.objects.exists()
 
-    client.post(
-        f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/",
-        {"password": "open sesame", "return_url": "/landing/"},
-    )
+    client.post(password_form_url, {"password": "open sesame", "return_url": "/landing/"})
     response = client.get("/landing/")
     assert served_heading(response) == "b"
     assert Exposure.objects.get().variant.key == "b"

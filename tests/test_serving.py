@@ -6,7 +6,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from wagtail_experiments.assignment import is_valid_visitor_id
-from wagtail_experiments.models import Exposure, Experiment
+from wagtail_experiments.models import Experiment, Exposure
 
 from .conftest import BROWSER_UA
 from .helpers import (

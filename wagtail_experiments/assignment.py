@@ -15,7 +15,7 @@ from nanoid import generate as _nanoid
 
 VISITOR_ID_LENGTH = 21
 # nanoid's default alphabet: URL-safe, so the id never needs quoting in a cookie.
-_VISITOR_ID_RE = re.compile(r"[A-Za-z0-9_-]{%d}" % VISITOR_ID_LENGTH)
+_VISITOR_ID_RE = re.compile(rf"[A-Za-z0-9_-]{{{VISITOR_ID_LENGTH}}}")
 
 _FNV_OFFSET_BASIS = 0x811C9DC5
 _FNV_PRIME = 0x01000193

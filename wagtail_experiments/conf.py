@@ -1,4 +1,4 @@
-"""The app's settings: ``WAGTAIL_EXPERIMENTS = {...}`` in the site's settings, over these defaults."""
+"""The app's settings: the site's ``WAGTAIL_EXPERIMENTS`` dict over these defaults."""
 
 from django.conf import settings
 

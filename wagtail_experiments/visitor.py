@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core import signing
-
 from .assignment import is_valid_visitor_id, new_visitor_id
 from .conf import get_setting
 
