@@ -72,3 +72,55 @@ def test_command_prints_a_table_by_default(seeded):
 def test_command_rejects_an_unknown_experiment(db):
     with pytest.raises(CommandError, match="No experiment with slug 'nope'"):
         call_command("experiment_results", "nope")
+
+
+def _expose_and_track(demo, visitor_id, key, utm_source, events):
+    from wagtail_experiments.tracking import TrackedEvent, record_events
+
+    variant = demo.variants.get(key=key)
+    utm = {"utm_source": utm_source} if utm_source else {}
+    assert record_exposure(
+        experiment_id=demo.pk, variant_id=variant.pk, visitor_id=visitor_id, utm=utm
+    )
+    tracked = [
+        TrackedEvent(type=kind, experiment=demo.slug, event_id=f"{visitor_id}-{i}", goal=goal,
+                     value=value)
+        for i, (kind, goal, value) in enumerate(events)
+    ]
+    assert not record_events(tracked, visitor_id=visitor_id).rejected
+
+
+def test_results_count_conversions_once_per_visitor_with_values_goals_and_sources(demo):
+    lead = ("conversion", "lead", 10.0)
+    cta = ("click", "cta", None)
+    _expose_and_track(demo, "v1", "control", "newsletter", [lead, lead, cta])
+    _expose_and_track(demo, "v2", "control", "", [cta])
+    _expose_and_track(demo, "v3", "b", "newsletter", [lead])
+    _expose_and_track(demo, "v4", "b", "ads", [])
+    _expose_and_track(demo, "v5", "c", "ads", [("conversion", "lead", 5.5), cta, cta])
+
+    results = experiment_results(demo)
+    by_key = {variant["key"]: variant for variant in results["variants"]}
+    assert (results["visitors"], results["conversions"]) == (5, 3)
+    assert [(k, v["visitors"], v["conversions"], v["conversion_events"], v["conversion_value"])
+            for k, v in by_key.items()] == [
+        ("control", 2, 1, 2, 20.0),
+        ("b", 2, 1, 1, 10.0),
+        ("c", 1, 1, 1, 5.5),
+    ]
+    assert by_key["control"]["goals"] == {
+        "cta": {"conversions": 2, "events": 2, "value": 0.0},
+        "lead": {"conversions": 1, "events": 2, "value": 20.0},
+    }
+    sources = {row["utm_source"]: row for row in results["utm_sources"]}
+    assert {s: (r["visitors"], r["conversions"], r["conversion_value"])
+            for s, r in sources.items()} == {
+        "": (1, 0, 0), "ads": (2, 1, 5.5), "newsletter": (2, 2, 30.0),
+    }
+    assert [(v["key"], v["visitors"], v["conversions"]) for v in sources["ads"]["variants"]] == [
+        ("control", 0, 0), ("b", 1, 0), ("c", 1, 1),
+    ]
+
+    cta_results = experiment_results(demo, goal="cta")
+    assert [v["conversions"] for v in cta_results["variants"]] == [2, 0, 1]
+    assert [v["conversion_events"] for v in cta_results["variants"]] == [2, 0, 2]

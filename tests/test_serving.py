@@ -144,7 +144,7 @@ def test_returning_visitor_adds_zero_queries(demo):
     assert counts == {"control": len(baseline), "b": len(baseline)}
 
 
-def test_new_visitor_costs_one_insert(demo):
+def test_new_visitor_costs_an_insert_and_a_rollup_upsert(demo):
     from wagtail_experiments.routing import get_route_table
 
     get_route_table()
@@ -152,7 +152,10 @@ def test_new_visitor_costs_one_insert(demo):
     with CaptureQueriesContext(connection) as first:
         client.get("/landing/")
     ours = [q["sql"] for q in first.captured_queries if "wagtail_experiments" in q["sql"]]
-    assert len(ours) == 1 and ours[0].upper().startswith("INSERT")
+    assert len(ours) == 2
+    assert ours[0].startswith('INSERT INTO "wagtail_experiments_exposure"')
+    assert 'INSERT INTO "wagtail_experiments_dailyrollup"' in ours[1]  # executemany
+    assert "ON CONFLICT" in ours[1]
 
 
 # Coverage ------------------------------------------------------------------------------
@@ -339,7 +342,9 @@ def test_failed_exposure_write_still_serves_the_page(demo, monkeypatch, caplog):
     def broken_insert(*args, **kwargs):
         raise OperationalError("database is down")
 
-    monkeypatch.setattr(Exposure.objects, "bulk_create", broken_insert)
+    from wagtail_experiments import tracking
+
+    monkeypatch.setattr(tracking, "insert_ignoring_conflicts", broken_insert)
     visitor_id = visitor_in(demo, "b")
     client = client_for(visitor_id)
     response = client.get("/landing/")

@@ -22,6 +22,9 @@ DEFAULTS = {
     "CACHE_ALIAS": "default",
     # How often, at most, a process asks the shared cache whether the route table changed.
     "ROUTE_TABLE_RECHECK_SECONDS": 1.0,
+    # Requests per client address to the tracking API ("count/s|m|h"); None disables.
+    # Multi-process deployments need a shared cache for the limit to hold.
+    "API_RATE_LIMIT": "600/m",
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

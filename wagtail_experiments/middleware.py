@@ -114,27 +114,41 @@ class ExperimentMiddleware:
             # Any response at this URL depends on the bucket, even the control's.
             patch_cache_control(response, private=True)
         patch_vary_headers(response, ["Cookie"])
-        if assignment is None or assignment.variant is None:
-            if assignment is not None and assignment.visitor is not None:
-                self._write_cookies(request, response, assignment.visitor)
+        if assignment is None:
             return
-        response[VARIANT_HEADER] = f"{route.slug}={assignment.variant.key}"
+        if assignment.variant is not None:
+            response[VARIANT_HEADER] = f"{route.slug}={assignment.variant.key}"
         if assignment.forced:
             return
-        visitor = assignment.visitor
+        try:
+            if self._is_first_exposure(request, response, assignment):
+                self._record_exposure(request, route, assignment)
+            self._write_cookies(request, response, assignment.visitor)
+        except Exception:
+            logger.exception("Experiment tracking failed; the page is served regardless.")
+
+    @staticmethod
+    def _is_first_exposure(request, response, assignment):
         # Only a page a person actually received counts: not a HEAD, a redirect to a login
         # form, or a password prompt.
-        counted = assignment.page_served and request.method == "GET"
-        if assignment.is_new and counted and response.status_code == 200:
-            stored = tracking.record_exposure(
-                experiment_id=route.experiment_id,
-                variant_id=assignment.variant.id,
-                visitor_id=visitor.id,
-                utm=utm_from_query(request.GET),
-            )
-            if stored:
-                visitor.remember(route.experiment_id, assignment.variant.key)
-        self._write_cookies(request, response, visitor)
+        return (
+            assignment.is_new
+            and assignment.page_served
+            and request.method == "GET"
+            and response.status_code == 200
+        )
+
+    @staticmethod
+    def _record_exposure(request, route, assignment):
+        stored = tracking.record_exposure(
+            experiment_id=route.experiment_id,
+            variant_id=assignment.variant.id,
+            visitor_id=assignment.visitor.id,
+            utm=utm_from_query(request.GET),
+        )
+        if stored:
+            # Remembered only once stored, so a failed write is retried on the next view.
+            assignment.visitor.remember(route.experiment_id, assignment.variant.key)
 
     def _write_cookies(self, request, response, visitor):
         visitor.write_cookies(

@@ -1,12 +1,28 @@
-"""Recording what visitors were shown. Never raises: serving a page matters more."""
+"""Recording exposures and events, and rolling them up. Knows nothing about HTTP.
+
+Every write is idempotent (unique constraints + insert-or-ignore), so replays and races
+are counted once, and counters move only for rows that were really inserted.
+"""
+
+from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.utils import timezone
 
-from .models import Exposure
+from .models import DailyRollup, Event, Exposure, GoalCompletion
+from .routing import get_route_table
+from .sql import add_to_counters, insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
+
+ROLLUP_KEY = ("experiment", "variant", "goal", "day", "utm_source")
+ROLLUP_COUNTERS = ("visitors", "events", "value_sum")
+# PostgreSQL's deadlock_detected and serialization_failure: safe to retry the whole write.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+_ATTEMPTS = 3
 
 
 def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
@@ -20,10 +36,175 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
     )
     try:
         with transaction.atomic():
-            # INSERT … ON CONFLICT DO NOTHING: races between a visitor's parallel requests
-            # end with one row, without an exception.
-            Exposure.objects.bulk_create([exposure], ignore_conflicts=True)
+            if insert_ignoring_conflicts(
+                Exposure, [exposure], ["experiment", "visitor_id"], returning=["id"]
+            ):
+                add_to_counters(
+                    DailyRollup,
+                    ROLLUP_KEY,
+                    ROLLUP_COUNTERS,
+                    [_rollup_row(exposure, DailyRollup.EXPOSURES, visitors=1)],
+                )
     except Exception:
         logger.exception("Could not record an exposure to experiment %s.", experiment_id)
         return False
     return True
+
+
+@dataclass
+class TrackedEvent:
+    """An event that passed schema validation; the variant is not part of it."""
+
+    type: str
+    experiment: str
+    event_id: str
+    goal: str = ""
+    step: int | None = None
+    value: float | None = None
+    metadata: dict = field(default_factory=dict)
+    url: str = ""
+    block_id: str = ""
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list = field(default_factory=list)  # [{"index": i, "error": "..."}]
+
+
+def record_events(events, *, visitor_id, user_id=None):
+    """Attribute ``events`` to the variants ``visitor_id`` was exposed to, store them once
+    each, and roll them up. Events of unknown or stopped experiments, or of experiments
+    the visitor never saw, are rejected with a reason and not stored."""
+    result = IngestResult()
+    exposures = _exposures_by_slug(visitor_id, {event.experiment for event in events})
+    candidates = []
+    for index, event in enumerate(events):
+        exposure, error = exposures.get(event.experiment, (None, None))
+        if exposure is None:
+            result.rejected.append({"index": index, "error": error})
+        else:
+            candidates.append(_event_row(event, exposure, user_id))
+    if candidates:
+        inserted = _with_retries(_store_events, candidates)
+        result.accepted = len(inserted)
+        result.duplicates = len(candidates) - len(inserted)
+    return result
+
+
+def _exposures_by_slug(visitor_id, slugs):
+    """{slug: (exposure, None)} for exposed visitors, else {slug: (None, reason)}."""
+    now = timezone.now()
+    routes = get_route_table().by_slug
+    live = {slug: routes[slug] for slug in slugs if slug in routes and routes[slug].is_live_at(now)}
+    live_ids = [route.experiment_id for route in live.values()]
+    found = {
+        exposure.experiment_id: exposure
+        for exposure in Exposure.objects.filter(visitor_id=visitor_id, experiment_id__in=live_ids)
+    }
+    outcome = {}
+    for slug in slugs:
+        if slug not in live:
+            outcome[slug] = (None, f"Experiment {slug!r} is unknown or not running.")
+        elif live[slug].experiment_id not in found:
+            outcome[slug] = (None, f"This visitor was never exposed to experiment {slug!r}.")
+        else:
+            outcome[slug] = (found[live[slug].experiment_id], None)
+    return outcome
+
+
+def _event_row(event, exposure, user_id):
+    return Event(
+        experiment_id=exposure.experiment_id,
+        variant_id=exposure.variant_id,
+        visitor_id=exposure.visitor_id,
+        event_id=event.event_id,
+        type=event.type,
+        goal=event.goal,
+        step=event.step,
+        value=event.value,
+        metadata=event.metadata,
+        url=event.url,
+        block_id=event.block_id,
+        user_id=user_id,
+        **exposure.utm(),
+    )
+
+
+def _store_events(rows):
+    """Insert the events; the new ones complete goals and move the rollups."""
+    # One row per idempotency key (a batch may repeat an id), sorted so concurrent batches
+    # lock unique-index entries in the same order.
+    unique = {(row.experiment_id, row.visitor_id, row.event_id): row for row in reversed(rows)}
+    rows = [unique[key] for key in sorted(unique)]
+    with transaction.atomic():
+        inserted = {
+            (experiment_id, event_id)
+            for experiment_id, event_id in insert_ignoring_conflicts(
+                Event,
+                rows,
+                ["experiment", "visitor_id", "event_id"],
+                returning=["experiment", "event_id"],
+            )
+        }
+        new_rows = [row for row in rows if (row.experiment_id, row.event_id) in inserted]
+        goal_rows = [row for row in new_rows if row.goal and row.type != Event.Type.IMPRESSION]
+        completed = _complete_goals(goal_rows)
+        rollups = []
+        for row in goal_rows:
+            first_time = completed.pop((row.experiment_id, row.goal), False)
+            rollups.append(_rollup_row(row, row.goal, visitors=int(first_time), events=1,
+                                       value_sum=row.value or 0.0))
+        add_to_counters(DailyRollup, ROLLUP_KEY, ROLLUP_COUNTERS, rollups)
+    return new_rows
+
+
+def _complete_goals(goal_rows):
+    """Insert first completions; returns {(experiment id, goal): True} for the new ones."""
+    firsts = {}
+    for row in goal_rows:
+        firsts.setdefault((row.experiment_id, row.goal), row)
+    completions = [
+        GoalCompletion(
+            experiment_id=row.experiment_id,
+            variant_id=row.variant_id,
+            goal=row.goal,
+            visitor_id=row.visitor_id,
+            created_at=row.created_at,
+        )
+        for row in firsts.values()
+    ]
+    inserted = insert_ignoring_conflicts(
+        GoalCompletion,
+        completions,
+        ["experiment", "goal", "visitor_id"],
+        returning=["experiment", "goal"],
+    )
+    return dict.fromkeys(inserted, True)
+
+
+def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0):
+    return {
+        "experiment": row.experiment_id,
+        "variant": row.variant_id,
+        "goal": goal,
+        "day": timezone.localdate(row.created_at),
+        "utm_source": row.utm_source,
+        "visitors": visitors,
+        "events": events,
+        "value_sum": value_sum,
+    }
+
+
+def _with_retries(write, *args):
+    attempt = 1
+    while True:
+        try:
+            return write(*args)
+        except OperationalError as error:
+            sqlstate = getattr(error.__cause__, "sqlstate", None)
+            if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _ATTEMPTS:
+                raise
+            logger.warning("Retrying an event write after %s (attempt %s).", sqlstate, attempt)
+            attempt += 1

@@ -159,7 +159,7 @@ class Experiment(ClusterableModel):
             errors.append(
                 _("Variant pages must be published: %(pages)s.") % {"pages": ", ".join(not_live)}
             )
-        if len({page.get_site().pk if page.get_site() else None for page in pages}) > 1:
+        if len({getattr(page.get_site(), "pk", None) for page in pages}) > 1:
             errors.append(_("All variant pages must belong to the same site."))
         return errors
 
@@ -296,18 +296,32 @@ class Variant(Orderable):
         return self.label or self.key
 
 
-class Exposure(models.Model):
+class UTMAttribution(models.Model):
+    """The ``utm_*`` parameters of the visitor's landing URL (first touch)."""
+
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True)
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True)
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True)
+    utm_term = models.CharField(_("UTM term"), max_length=100, blank=True)
+    utm_content = models.CharField(_("UTM content"), max_length=100, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def utm(self):
+        return {
+            name: getattr(self, name)
+            for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+        }
+
+
+class Exposure(UTMAttribution):
     """A visitor's first view of an experiment, in the variant they were served."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures")
     visitor_id = models.CharField(_("visitor id"), max_length=64)
     created_at = models.DateTimeField(_("exposed at"), default=timezone.now)
-    utm_source = models.CharField(max_length=100, blank=True)
-    utm_medium = models.CharField(max_length=100, blank=True)
-    utm_campaign = models.CharField(max_length=100, blank=True)
-    utm_term = models.CharField(max_length=100, blank=True)
-    utm_content = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("exposure")

@@ -1,0 +1,208 @@
+"""The JSON API (django-ninja). HTTP concerns only: parsing, limits, status codes.
+
+Sites include ``wagtail_experiments.urls``; the sandbox mounts it at ``/_experiments/``,
+so the events endpoint is ``POST /_experiments/api/events``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from ninja import NinjaAPI, Status
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.throttling import BaseThrottle
+from pydantic import ValidationError
+
+from . import tracking
+from .assignment import is_valid_visitor_id
+from .conf import get_setting
+from .schemas import (
+    MAX_EVENTS_PER_REQUEST,
+    ErrorOut,
+    EventBatchIn,
+    EventIn,
+    EventsAccepted,
+)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status, detail, errors=()):
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, list(errors)
+
+
+class ClientRateThrottle(BaseThrottle):
+    """``API_RATE_LIMIT`` requests per client address in fixed windows.
+
+    Counts with the cache's atomic increment, so concurrent requests are all counted; the
+    cache must be shared (Redis, Memcached) for the limit to hold across processes.
+    """
+
+    def _rate(self):
+        rate = get_setting("API_RATE_LIMIT")
+        if not rate:
+            return None
+        count, _, period = rate.partition("/")
+        return int(count), {"s": 1, "m": 60, "h": 3600}[period[:1] or "m"]
+
+    def allow_request(self, request):
+        rate = self._rate()
+        if rate is None:
+            return True
+        limit, seconds = rate
+        cache = caches[get_setting("CACHE_ALIAS")]
+        window = int(time.time() // seconds)
+        key = f"wagtail_experiments:throttle:{self.get_ident(request)}:{window}"
+        cache.add(key, 0, seconds)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, seconds)
+            count = 1
+        return count <= limit
+
+    def wait(self):
+        rate = self._rate()
+        return rate[1] - time.time() % rate[1] if rate else None
+
+
+api = NinjaAPI(
+    title="wagtail_experiments",
+    version="1",
+    description="Experiment tracking for Wagtail sites: events and leads.",
+    urls_namespace="wagtail_experiments_api",
+)
+
+
+@api.exception_handler(ApiError)
+def api_error(request, error):
+    body = {"detail": error.detail, "errors": error.errors}
+    return api.create_response(request, body, status=error.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, error):
+    # ninja answers 422 by default; this API promises 400 with readable messages.
+    return api.create_response(
+        request,
+        {"detail": "Invalid request.", "errors": _readable(error.errors)},
+        status=400,
+    )
+
+
+def _readable(errors):
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ()) if part != "body"),
+            "message": error.get("msg", "invalid"),
+        }
+        for error in errors
+    ]
+
+
+def read_json_body(request, max_bytes=MAX_BODY_BYTES):
+    """The request's JSON document, or an ``ApiError`` saying precisely what is wrong."""
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
+    declared = request.headers.get("Content-Length", "0")
+    if (declared.isdigit() and int(declared) > max_bytes) or len(request.body) > max_bytes:
+        raise ApiError(413, f"The body must be at most {max_bytes} bytes.")
+    try:
+        return json.loads(request.body, parse_constant=_refuse_non_finite)
+    except RecursionError as error:
+        raise ApiError(400, "The JSON document is nested too deeply.") from error
+    except ValueError as error:
+        raise ApiError(400, f"The body is not valid JSON: {error}.") from error
+
+
+def _refuse_non_finite(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_events(payload):
+    """One event or ``{"events": [...]}`` → list of ``TrackedEvent``; 400/413 otherwise."""
+    batch = isinstance(payload, dict) and "events" in payload
+    if batch and isinstance(payload["events"], list) and (
+        len(payload["events"]) > MAX_EVENTS_PER_REQUEST
+    ):
+        raise ApiError(413, f"Send at most {MAX_EVENTS_PER_REQUEST} events per request.")
+    try:
+        if batch:
+            events = EventBatchIn.model_validate(payload).events
+        else:
+            events = [EventIn.model_validate(payload)]
+    except ValidationError as error:
+        raise ApiError(
+            400, "Invalid event data; nothing was stored.", _readable(error.errors())
+        ) from error
+    return [
+        tracking.TrackedEvent(
+            type=event.type,
+            experiment=event.experiment,
+            event_id=event.id,
+            goal=event.goal or "",
+            step=event.step,
+            value=event.value,
+            metadata=event.metadata,
+            url=event.url or "",
+            block_id=event.block or "",
+        )
+        for event in events
+    ]
+
+
+def visitor_id_from_cookie(request):
+    visitor_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
+    if not is_valid_visitor_id(visitor_id):
+        raise ApiError(400, "No visitor: the visitor cookie is missing or malformed.")
+    return visitor_id
+
+
+def logged_in_user_id(request):
+    """The user's id when logged in; visitors without a session cost no session query."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+_EVENTS_BODY_SCHEMA = {
+    "anyOf": [
+        EventIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+        EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+    ]
+}
+
+
+@api.post(
+    "/events",
+    response={202: EventsAccepted, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    throttle=[ClientRateThrottle()],
+    summary="Track events",
+    description=(
+        "One event or {\"events\": [...]} (at most 100, body at most 64 KB) for the visitor "
+        "of the wexp_vid cookie. The variant is derived by the server. Events of unknown or "
+        "stopped experiments, or of experiments the visitor never saw, are rejected."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _EVENTS_BODY_SCHEMA}},
+        }
+    },
+)
+def post_events(request):
+    events = parse_events(read_json_body(request))
+    result = tracking.record_events(
+        events, visitor_id=visitor_id_from_cookie(request), user_id=logged_in_user_id(request)
+    )
+    return Status(
+        202,
+        {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected},
+    )

@@ -1,0 +1,18 @@
+# Leads live in their own subpackage; importing them here registers them with the app.
+from ..leads.models import Lead, LeadForm, LeadFormField
+from .events import DailyRollup, Event, GoalCompletion
+from .experiments import Experiment, ExperimentQuerySet, Exposure, UTMAttribution, Variant
+
+__all__ = [
+    "DailyRollup",
+    "Event",
+    "Experiment",
+    "ExperimentQuerySet",
+    "Exposure",
+    "GoalCompletion",
+    "Lead",
+    "LeadForm",
+    "LeadFormField",
+    "UTMAttribution",
+    "Variant",
+]

@@ -1,0 +1,86 @@
+"""Two writes the ORM cannot express portably, in SQL that SQLite (3.35+) and PostgreSQL
+share: an insert-or-ignore that reports what it inserted, and counter upserts.
+
+Both make concurrent, replayed writes exact: a row is new for exactly one writer, and a
+counter is incremented in the database, never read-modified-written in Python.
+"""
+
+from django.db import connections, router
+
+
+def _connection(model):
+    return connections[router.db_for_write(model)]
+
+
+def _column(model, name, connection):
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def insert_ignoring_conflicts(model, objects, conflict_fields, returning):
+    """``INSERT … ON CONFLICT (conflict_fields) DO NOTHING RETURNING returning``.
+
+    Returns one tuple per row actually inserted; rows that hit the unique constraint
+    (replays, or a concurrent writer that got there first) are silently left out.
+    """
+    if not objects:
+        return []
+    connection = _connection(model)
+    quote = connection.ops.quote_name
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES {', '.join([row] * len(objects))} "
+        f"ON CONFLICT ({', '.join(_column(model, f, connection) for f in conflict_fields)}) "
+        f"DO NOTHING RETURNING {', '.join(_column(model, f, connection) for f in returning)}"
+    )
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        for obj in objects
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def add_to_counters(model, key_fields, counter_fields, rows):
+    """Upsert ``rows`` (dicts of key and counter values), adding counters to existing rows.
+
+    Rows are merged by key first (one statement may not touch a row twice) and written in
+    key order, so concurrent writers take row locks in the same order and cannot deadlock.
+    """
+    merged = {}
+    for row in rows:
+        key = tuple(row[name] for name in key_fields)
+        totals = merged.setdefault(key, dict.fromkeys(counter_fields, 0))
+        for name in counter_fields:
+            totals[name] += row[name]
+    if not merged:
+        return
+    connection = _connection(model)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = [*key_fields, *counter_fields]
+    fields = [model._meta.get_field(name) for name in names]
+    columns = [quote(field.column) for field in fields]
+    key_columns = columns[: len(key_fields)]
+    updates = ", ".join(
+        f"{column} = {table}.{column} + excluded.{column}"
+        for column in columns[len(key_fields) :]
+    )
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
+    )
+    params = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, (*key, *totals.values()), strict=True)
+        ]
+        for key, totals in sorted(merged.items(), key=lambda item: tuple(map(str, item[0])))
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
