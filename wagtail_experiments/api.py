@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 
-from django.conf import settings
 from django.core.cache import caches
 from ninja import NinjaAPI, Status
 from ninja.errors import ValidationError as NinjaValidationError
@@ -17,15 +16,21 @@ from ninja.throttling import BaseThrottle
 from pydantic import ValidationError
 
 from . import tracking
-from .assignment import is_valid_visitor_id
+from .attribution import utm_from_query
 from .conf import get_setting
+from .leads.forms import build_form
+from .leads.models import LeadForm
+from .leads.submission import save_lead
 from .schemas import (
     MAX_EVENTS_PER_REQUEST,
     ErrorOut,
     EventBatchIn,
     EventIn,
     EventsAccepted,
+    LeadCreated,
+    LeadIn,
 )
+from .visitor import cookie_visitor_id, logged_in_user
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -121,6 +126,14 @@ def read_json_body(request, max_bytes=MAX_BODY_BYTES):
         raise ApiError(400, f"The body is not valid JSON: {error}.") from error
 
 
+def validated(schema, payload, detail):
+    """``payload`` as ``schema``, or a 400 naming every invalid field."""
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as error:
+        raise ApiError(400, detail, _readable(error.errors())) from error
+
+
 def _refuse_non_finite(name):
     raise ValueError(f"{name} is not a JSON number")
 
@@ -132,15 +145,11 @@ def parse_events(payload):
         len(payload["events"]) > MAX_EVENTS_PER_REQUEST
     ):
         raise ApiError(413, f"Send at most {MAX_EVENTS_PER_REQUEST} events per request.")
-    try:
-        if batch:
-            events = EventBatchIn.model_validate(payload).events
-        else:
-            events = [EventIn.model_validate(payload)]
-    except ValidationError as error:
-        raise ApiError(
-            400, "Invalid event data; nothing was stored.", _readable(error.errors())
-        ) from error
+    detail = "Invalid event data; nothing was stored."
+    if batch:
+        events = validated(EventBatchIn, payload, detail).events
+    else:
+        events = [validated(EventIn, payload, detail)]
     return [
         tracking.TrackedEvent(
             type=event.type,
@@ -157,19 +166,16 @@ def parse_events(payload):
     ]
 
 
-def visitor_id_from_cookie(request):
-    visitor_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
-    if not is_valid_visitor_id(visitor_id):
+def required_visitor_id(request):
+    visitor_id = cookie_visitor_id(request)
+    if not visitor_id:
         raise ApiError(400, "No visitor: the visitor cookie is missing or malformed.")
     return visitor_id
 
 
-def logged_in_user_id(request):
-    """The user's id when logged in; visitors without a session cost no session query."""
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
-        return None
-    user = getattr(request, "user", None)
-    return user.pk if user is not None and user.is_authenticated else None
+def user_id(request):
+    user = logged_in_user(request)
+    return user.pk if user else None
 
 
 _EVENTS_BODY_SCHEMA = {
@@ -200,9 +206,58 @@ _EVENTS_BODY_SCHEMA = {
 def post_events(request):
     events = parse_events(read_json_body(request))
     result = tracking.record_events(
-        events, visitor_id=visitor_id_from_cookie(request), user_id=logged_in_user_id(request)
+        events, visitor_id=required_visitor_id(request), user_id=user_id(request)
     )
     return Status(
         202,
         {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected},
     )
+
+
+def _lead_form_errors(form):
+    return [
+        {"field": f"data.{name}" if name != "__all__" else "data", "message": str(message)}
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+
+
+@api.post(
+    "/leads",
+    response={201: LeadCreated, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    throttle=[ClientRateThrottle()],
+    summary="Submit a lead",
+    description=(
+        "Validates the data like the HTML form and stores a lead attributed to the running "
+        "experiments the visitor (wexp_vid cookie, optional) was exposed to."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": LeadIn.model_json_schema(ref_template="#/components/schemas/{model}")
+                }
+            },
+        }
+    },
+)
+def post_lead(request):
+    detail = "Invalid lead; nothing was stored."
+    lead_in = validated(LeadIn, read_json_body(request), detail)
+    lead_form = LeadForm.objects.filter(slug=lead_in.form).first()
+    if lead_form is None:
+        unknown = {"field": "form", "message": f"No lead form {lead_in.form!r}."}
+        raise ApiError(400, detail, [unknown])
+    form = build_form(lead_form, lead_in.data)
+    if not form.is_valid():
+        raise ApiError(400, detail, _lead_form_errors(form))
+    lead = save_lead(
+        lead_form,
+        form.cleaned_data,
+        visitor_id=cookie_visitor_id(request),
+        referrer=request.headers.get("Referer", ""),
+        user_id=user_id(request),
+        utm=utm_from_query(request.GET),
+    )
+    return Status(201, {"id": lead.pk})

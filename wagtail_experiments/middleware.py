@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Site
@@ -20,7 +19,7 @@ from .attribution import utm_from_query
 from .conf import get_setting
 from .exclusions import is_bot, is_prefetch
 from .routing import Route, RoutedVariant, get_route_table
-from .visitor import Visitor
+from .visitor import Visitor, logged_in_user
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,9 @@ class Assignment:
     route: Route
     variant: RoutedVariant | None
     visitor: Visitor | None = None
-    forced: bool = False
+    # False for views that must never count or set cookies: editors' forced variants, and
+    # form posts that only keep the visitor's sticky variant.
+    counts: bool = True
     # True when the variant came from the hash, not from the sticky cookie.
     is_new: bool = False
     # Set by the serve hook once the page passed its view restrictions and was served.
@@ -71,8 +72,6 @@ class ExperimentMiddleware:
     # Before the view ----------------------------------------------------------------------
 
     def _route_for(self, request):
-        if request.method not in _SAFE_METHODS:
-            return None
         table = get_route_table()
         if request.path not in table.by_path:
             return None
@@ -90,9 +89,13 @@ class ExperimentMiddleware:
             forced = self._forced_variant(request, route)
             # Editors checking their own pages would skew the numbers: they see the
             # control, or the variant they force, and are never counted.
-            return Assignment(route, forced, forced=True) if forced is not None else None
+            return Assignment(route, forced, counts=False) if forced is not None else None
         visitor = Visitor.from_request(request)
         sticky = route.variant_by_key(visitor.assignments.get(route.experiment_id))
+        if request.method not in _SAFE_METHODS:
+            # A form posted from the variant's page goes to that page again; nobody is
+            # bucketed or counted by a POST.
+            return Assignment(route, sticky, counts=False) if sticky is not None else None
         if sticky is not None:
             return Assignment(route, sticky, visitor)
         index = bucketing.assign(
@@ -118,7 +121,7 @@ class ExperimentMiddleware:
             return
         if assignment.variant is not None:
             response[VARIANT_HEADER] = f"{route.slug}={assignment.variant.key}"
-        if assignment.forced:
+        if not assignment.counts:
             return
         try:
             if self._is_first_exposure(request, response, assignment):
@@ -157,9 +160,5 @@ class ExperimentMiddleware:
 
 
 def _is_editor(request):
-    """A logged-in user with admin access. Visitors without a session cookie cannot be
-    logged in, so checking costs them no session or user query."""
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
-        return False
-    user = getattr(request, "user", None)
-    return bool(user and user.is_authenticated and user.has_perm("wagtailadmin.access_admin"))
+    user = logged_in_user(request)
+    return user is not None and user.has_perm("wagtailadmin.access_admin")

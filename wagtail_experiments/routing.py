@@ -9,6 +9,7 @@ therefore never queries the database to learn whether its URL is under test.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ import swapper
 from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from wagtail.fields import StreamField
 from wagtail.models import PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
@@ -37,11 +39,24 @@ class RoutedVariant:
     is_control: bool
     weight: float
     page_id: int
-    # The live, specific page, loaded once per table build. Served through a shallow
-    # copy so per-request attributes never leak between requests.
+    # The live, specific page, loaded once per table build; served via ``fresh_page``.
     page: object = field(repr=False, compare=False)
     # Whether any view restriction (its own or an ancestor's) guards the page.
     restricted: bool = False
+    # (attname, raw JSON) of each StreamField, taken before anything rendered the page.
+    stream_data: tuple = field(default=(), repr=False, compare=False)
+
+    def fresh_page(self):
+        """The page as a fresh database load would give it, without the query.
+
+        A shallow copy keeps per-request attributes apart; StreamField values are rebuilt
+        lazily from raw JSON, so chooser blocks (snippets, images, pages) are looked up
+        for this request instead of served from what an earlier request cached.
+        """
+        page = copy.copy(self.page)
+        for attname, raw in self.stream_data:
+            setattr(page, attname, page._meta.get_field(attname).to_python(raw))
+        return page
 
 
 @dataclass(frozen=True)
@@ -171,9 +186,18 @@ def _route_for(experiment, pages):
                 page_id=variant.page_id,
                 page=pages[variant.page_id],
                 restricted=pages[variant.page_id].get_view_restrictions().exists(),
+                stream_data=_raw_stream_data(pages[variant.page_id]),
             )
             for variant in variants
         ),
+    )
+
+
+def _raw_stream_data(page):
+    return tuple(
+        (field.attname, field.get_prep_value(getattr(page, field.attname)))
+        for field in page._meta.concrete_fields
+        if isinstance(field, StreamField)
     )
 
 

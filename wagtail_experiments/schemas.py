@@ -115,3 +115,16 @@ class FieldError(Schema):
 class ErrorOut(Schema):
     detail: str
     errors: list[FieldError] = []
+
+
+class LeadIn(Schema):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    form: Slug = Field(description="The lead form's slug.")
+    data: dict[str, str | int | float | bool | list[str] | None] = Field(
+        description="Field values by field name, validated like the HTML form."
+    )
+
+
+class LeadCreated(Schema):
+    id: int

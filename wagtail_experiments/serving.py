@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
 from django.utils.html import escape
@@ -42,7 +41,7 @@ def _serve_assignment(assignment, callback, page, request, serve_args, serve_kwa
     if not assignment.swaps_page:
         return serve_and_mark(page, request, serve_args, serve_kwargs)
     variant = assignment.variant
-    variant_page = copy.copy(variant.page)
+    variant_page = variant.fresh_page()
     # The variant's own route for its root URL (matters for RoutablePageMixin pages).
     route_result = variant_page.route(request, [])
     serve = check_view_restrictions(serve_and_mark) if variant.restricted else serve_and_mark

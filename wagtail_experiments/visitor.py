@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from .assignment import is_valid_visitor_id, new_visitor_id
 from .conf import get_setting
 
 ASSIGNMENT_SALT = "wagtail_experiments.assignments"
+
+
+def cookie_visitor_id(request):
+    """The visitor id of the request's cookie if it is one we could have issued, else ""."""
+    visitor_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"), "")
+    return visitor_id if is_valid_visitor_id(visitor_id) else ""
+
+
+def logged_in_user(request):
+    """The authenticated user, or None. Without a session cookie nobody can be logged in,
+    so anonymous visitors cost no session or user query."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
 
 
 class Visitor:

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from wagtail.models import Page, Site
 
-from wagtail_experiments.models import Experiment, Variant
+from wagtail_experiments.models import Experiment, LeadForm, LeadFormField, Variant
 
 from .models import HomePage, LandingPage
 
@@ -27,7 +27,8 @@ WEIGHTS = {"control": 34, "b": 33, "c": 33}
 def load_demo_content():
     """Create whatever is missing; returns the ``landing-hero`` experiment."""
     home = _home_page()
-    pages = {key: _landing_page(home, *spec) for key, *spec in LANDING_VARIANTS}
+    lead_form = _lead_form()
+    pages = {key: _landing_page(home, lead_form, *spec) for key, *spec in LANDING_VARIANTS}
     return _experiment(pages)
 
 
@@ -66,7 +67,26 @@ def _home_page():
     return home
 
 
-def _landing_page(home, slug, title, heading, call_to_action):
+def _lead_form():
+    lead_form = LeadForm.objects.filter(slug="demo-lead").first()
+    if lead_form is None:
+        lead_form = LeadForm(
+            name="Demo lead form",
+            slug="demo-lead",
+            submit_label="Send me the guide",
+            success_message="Thanks! The guide is on its way to your inbox.",
+            notify_emails="sales@example.com",
+            goal="lead",
+        )
+        lead_form.fields = [
+            LeadFormField(label="Name", field_type="singleline", required=True, sort_order=0),
+            LeadFormField(label="Email", field_type="email", required=True, sort_order=1),
+        ]
+        lead_form.save()
+    return lead_form
+
+
+def _landing_page(home, lead_form, slug, title, heading, call_to_action):
     existing = LandingPage.objects.child_of(home).filter(slug=slug).first()
     if existing:
         return existing
@@ -76,7 +96,8 @@ def _landing_page(home, slug, title, heading, call_to_action):
         body=[
             ("hero", {"heading": heading, "subheading": "A demo landing page."}),
             ("text", "<p>Run A/B/n tests of whole pages, straight from Wagtail.</p>"),
-            ("call_to_action", {"label": call_to_action, "url": "#lead-form", "goal": "cta"}),
+            ("call_to_action", {"label": call_to_action, "url": "#lead-demo-lead", "goal": "cta"}),
+            ("lead_form", {"form": lead_form, "heading": "Get the guide"}),
         ],
     )
     home.add_child(instance=page)

@@ -5,6 +5,8 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 
+from wagtail_experiments.leads.blocks import LeadFormBlock
+
 
 class HeroBlock(blocks.StructBlock):
     heading = blocks.CharBlock(max_length=120)
@@ -17,7 +19,7 @@ class HeroBlock(blocks.StructBlock):
 
 class CallToActionBlock(blocks.StructBlock):
     label = blocks.CharBlock(max_length=60)
-    url = blocks.CharBlock(max_length=255, default="#lead-form")
+    url = blocks.CharBlock(max_length=255, default="#lead-demo-lead")
     goal = blocks.CharBlock(
         max_length=64, default="cta", help_text="Experiment goal counted when this is clicked."
     )
@@ -39,6 +41,7 @@ class LandingPage(Page):
             ("hero", HeroBlock()),
             ("text", blocks.RichTextBlock()),
             ("call_to_action", CallToActionBlock()),
+            ("lead_form", LeadFormBlock()),
         ],
         blank=True,
     )

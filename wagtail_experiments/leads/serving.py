@@ -1,0 +1,50 @@
+"""Handling an HTML lead form posted to the page that shows it."""
+
+from django.shortcuts import redirect
+
+from ..attribution import utm_from_query
+from ..visitor import cookie_visitor_id, logged_in_user
+from .blocks import REQUEST_ATTRIBUTE
+from .forms import FORM_MARKER, build_html_form, is_spam
+from .models import LeadForm
+from .submission import save_lead
+
+
+def handle_lead_form_post(callback):
+    """``on_serve_page`` hook, innermost: view restrictions passed and the variant (if any)
+    swapped in, so a lead is saved only by someone allowed to see the page, and a form
+    with errors is shown again on the very page the visitor filled in."""
+
+    def inner(page, request, serve_args, serve_kwargs):
+        if request.method == "POST" and FORM_MARKER in request.POST:
+            response = _submit(page, request)
+            if response is not None:
+                return response
+        return callback(page, request, serve_args, serve_kwargs)
+
+    return inner
+
+
+def _submit(page, request):
+    lead_form = LeadForm.objects.filter(slug=request.POST[FORM_MARKER]).first()
+    if lead_form is None:
+        return None
+    form = build_html_form(lead_form, request.POST)
+    if not form.is_valid():
+        setattr(request, REQUEST_ATTRIBUTE, {lead_form.slug: form})
+        return None
+    if not is_spam(form):
+        user = logged_in_user(request)
+        save_lead(
+            lead_form,
+            form.cleaned_data,
+            visitor_id=cookie_visitor_id(request),
+            page_id=page.pk,
+            referrer=request.headers.get("Referer", ""),
+            user_id=user.pk if user else None,
+            utm=utm_from_query(request.GET),
+        )
+    # Post/redirect/get, so reloading the result does not submit again.
+    if lead_form.thank_you_page_id and lead_form.thank_you_page.live:
+        return redirect(lead_form.thank_you_page.url)
+    return redirect(f"{request.path}?lead-sent={lead_form.slug}#lead-{lead_form.slug}")

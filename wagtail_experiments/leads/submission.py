@@ -1,0 +1,80 @@
+"""Saving a lead: attribution by the server, one conversion per visitor, a notification."""
+
+import logging
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .. import tracking
+from ..models import Exposure
+from ..routing import get_route_table
+from .forms import email_of, json_safe
+from .models import Lead
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer="",
+              user_id=None, utm=None):
+    """Store a valid submission, attributed to every running experiment the visitor was
+    exposed to, and count it as a conversion of the form's goal in each (once per visitor).
+    """
+    exposures = _running_exposures(visitor_id)
+    first_touch = min(exposures, key=lambda exposure: exposure.created_at, default=None)
+    lead = Lead.objects.create(
+        form=lead_form,
+        data=json_safe(cleaned_data),
+        email=email_of(lead_form, cleaned_data),
+        visitor_id=visitor_id,
+        page_id=page_id,
+        referrer=referrer[:2000],
+        user_id=user_id,
+        **(first_touch.utm() if first_touch else (utm or {})),
+    )
+    lead.variants.set([exposure.variant_id for exposure in exposures])
+    if exposures:
+        tracking.record_events(
+            [
+                tracking.TrackedEvent(
+                    type="conversion",
+                    experiment=exposure.experiment.slug,
+                    event_id=f"lead-{lead.pk}",
+                    goal=lead_form.goal,
+                )
+                for exposure in exposures
+            ],
+            visitor_id=visitor_id,
+            user_id=user_id,
+        )
+    if lead_form.notification_addresses():
+        transaction.on_commit(lambda: notify(lead))
+    return lead
+
+
+def _running_exposures(visitor_id):
+    if not visitor_id:
+        return []
+    running = get_route_table().experiment_ids
+    return list(
+        Exposure.objects.filter(visitor_id=visitor_id, experiment_id__in=running).select_related(
+            "experiment"
+        )
+    )
+
+
+def notify(lead):
+    """E-mail the form's notification addresses. Failures are logged without the lead's
+    data: it is personal data and must never reach the logs."""
+    lead_form = lead.form
+    lines = [f"{name}: {value}" for name, value in lead.data.items()]
+    try:
+        send_mail(
+            subject=_("New lead from “%(form)s”") % {"form": lead_form.name},
+            message="\n".join(lines),
+            from_email=None,
+            recipient_list=lead_form.notification_addresses(),
+        )
+    except Exception:
+        logger.exception("Could not send the notification for lead %s.", lead.pk)
