@@ -2,6 +2,7 @@
 
 import swapper
 from django.conf import settings
+from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -127,3 +128,11 @@ class Lead(UTMAttribution):
     def __str__(self):
         # Never the e-mail or data: this string ends up in logs and admin messages.
         return _("Lead %(id)s") % {"id": self.pk}
+
+    @admin.display(description=_("Submitted data"))
+    def data_summary(self):
+        return "; ".join(f"{name}: {value}" for name, value in self.data.items())
+
+    @admin.display(description=_("Variants"))
+    def variant_summary(self):
+        return ", ".join(f"{v.experiment.slug}={v.key}" for v in self.variants.all())

@@ -1,6 +1,7 @@
 """What visitors did after exposure: raw events, first goal completions, daily rollups."""
 
 from django.conf import settings
+from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +62,14 @@ class Event(UTMAttribution):
 
     def __str__(self):
         return f"{self.type} {self.goal} ({self.experiment_id})"
+
+    @admin.display(description=_("Experiment"))
+    def experiment_slug(self):
+        return self.experiment.slug
+
+    @admin.display(description=_("Variant"))
+    def variant_key(self):
+        return self.variant.key
 
 
 class GoalCompletion(models.Model):
