@@ -190,3 +190,34 @@ def test_rate_limit(demo):
     statuses = [post(client, click(str(i))).status_code for i in range(5)]
     assert statuses == [202, 202, 202, 429, 429]
     assert Event.objects.count() == 3
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"EXPOSURE_MODE": "client"})
+def test_client_side_exposure_is_recorded_by_the_impression(demo):
+    from wagtail_experiments.models import Exposure
+
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "c")
+    assert served_key(client.get("/landing/?utm_source=mail")) == "c"
+    assert not Exposure.objects.exists()  # served, but not yet seen in a browser
+    assert post(client, click("early")).json()["rejected"]  # not exposed yet
+
+    impression = {"type": "impression", "experiment": "landing-hero", "id": "i1",
+                  "url": "http://testserver/landing/?utm_source=mail"}
+    assert post(client, impression).json()["accepted"] == 1
+    exposure = Exposure.objects.get()
+    assert (exposure.variant.key, exposure.utm_source) == ("c", "mail")
+    assert post(client, click("after")).json()["accepted"] == 1
+    assert post(client, {**impression, "id": "i2"}).json()["accepted"] == 1
+    assert Exposure.objects.count() == 1
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"EXPOSURE_MODE": "client"})
+def test_client_side_exposure_needs_the_servers_assignment(demo):
+    from wagtail_experiments.models import Exposure
+
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "c")  # never served the page
+    impression = {"type": "impression", "experiment": "landing-hero", "id": "i1"}
+    assert post(client, impression).json()["rejected"]
+    assert not Exposure.objects.exists()

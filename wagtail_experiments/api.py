@@ -30,7 +30,7 @@ from .schemas import (
     LeadCreated,
     LeadIn,
 )
-from .visitor import cookie_visitor_id, logged_in_user
+from .visitor import Visitor, cookie_visitor_id, logged_in_user
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -205,8 +205,13 @@ _EVENTS_BODY_SCHEMA = {
 )
 def post_events(request):
     events = parse_events(read_json_body(request))
+    visitor_id = required_visitor_id(request)
+    served = {}
+    if get_setting("EXPOSURE_MODE") == "client":
+        # The signed assignment cookie, not the payload, says which variant was served.
+        served = Visitor.from_request(request).assignments
     result = tracking.record_events(
-        events, visitor_id=required_visitor_id(request), user_id=user_id(request)
+        events, visitor_id=visitor_id, user_id=user_id(request), served_variants=served
     )
     return Status(
         202,

@@ -25,6 +25,9 @@ DEFAULTS = {
     # Requests per client address to the tracking API ("count/s|m|h"); None disables.
     # Multi-process deployments need a shared cache for the limit to hold.
     "API_RATE_LIMIT": "600/m",
+    # "server": an exposure is recorded when the page is served. "client": only when the
+    # tracker confirms the page rendered in a browser (fewer non-JS bots counted).
+    "EXPOSURE_MODE": "server",
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

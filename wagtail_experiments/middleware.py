@@ -124,7 +124,13 @@ class ExperimentMiddleware:
         if not assignment.counts:
             return
         try:
-            if self._is_first_exposure(request, response, assignment):
+            if not self._is_first_exposure(request, response, assignment):
+                pass
+            elif get_setting("EXPOSURE_MODE") == "client":
+                # The tracker's impression event records the exposure once the page has
+                # rendered in a browser; until then the assignment is only made sticky.
+                assignment.visitor.remember(route.experiment_id, assignment.variant.key)
+            else:
                 self._record_exposure(request, route, assignment)
             self._write_cookies(request, response, assignment.visitor)
         except Exception:

@@ -99,6 +99,7 @@ class RouteTable:
     by_slug: dict = field(default_factory=dict)
     by_variant_page: dict = field(default_factory=dict)
     experiment_ids: frozenset = frozenset()
+    by_experiment_id: dict = field(default_factory=dict)
 
     @classmethod
     def from_routes(cls, version, routes):
@@ -117,6 +118,7 @@ class RouteTable:
                 if not variant.is_control
             },
             experiment_ids=frozenset(route.experiment_id for route in routes),
+            by_experiment_id={route.experiment_id: route for route in routes},
         )
 
     def find(self, site_id, path):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
 
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from .attribution import utm_from_query
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .routing import get_route_table
 from .sql import add_to_counters, insert_ignoring_conflicts
@@ -73,12 +75,19 @@ class IngestResult:
     rejected: list = field(default_factory=list)  # [{"index": i, "error": "..."}]
 
 
-def record_events(events, *, visitor_id, user_id=None):
+def record_events(events, *, visitor_id, user_id=None, served_variants=None):
     """Attribute ``events`` to the variants ``visitor_id`` was exposed to, store them once
     each, and roll them up. Events of unknown or stopped experiments, or of experiments
-    the visitor never saw, are rejected with a reason and not stored."""
+    the visitor never saw, are rejected with a reason and not stored.
+
+    ``served_variants`` ({experiment id: variant key}, from the signed assignment cookie)
+    lets an impression event record the exposure itself (client-side exposure mode).
+    """
     result = IngestResult()
-    exposures = _exposures_by_slug(visitor_id, {event.experiment for event in events})
+    slugs = {event.experiment for event in events}
+    if served_variants:
+        _expose_on_impression(events, visitor_id, served_variants)
+    exposures = _exposures_by_slug(visitor_id, slugs)
     candidates = []
     for index, event in enumerate(events):
         exposure, error = exposures.get(event.experiment, (None, None))
@@ -91,6 +100,23 @@ def record_events(events, *, visitor_id, user_id=None):
         result.accepted = len(inserted)
         result.duplicates = len(candidates) - len(inserted)
     return result
+
+
+def _expose_on_impression(events, visitor_id, served_variants):
+    routes = get_route_table().by_slug
+    now = timezone.now()
+    for event in events:
+        route = routes.get(event.experiment)
+        if event.type != Event.Type.IMPRESSION or route is None or not route.is_live_at(now):
+            continue
+        variant = route.variant_by_key(served_variants.get(route.experiment_id))
+        if variant is not None:
+            record_exposure(
+                experiment_id=route.experiment_id,
+                variant_id=variant.id,
+                visitor_id=visitor_id,
+                utm=utm_from_query(dict(parse_qsl(urlsplit(event.url).query))),
+            )
 
 
 def _exposures_by_slug(visitor_id, slugs):

@@ -1,0 +1,132 @@
+"""The tracker and the lead form in a real browser: headless Chromium via Playwright."""
+
+import time
+from pathlib import Path
+
+import pytest
+from django.test.utils import override_settings
+from playwright.sync_api import sync_playwright
+
+from wagtail_experiments.models import Event, Exposure, Lead
+
+from .conftest import BROWSER_UA
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Chromium as the probe of this machine runs it: headless, as root, no network chatter.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls made between
+    # browser steps (and the test database set-up) are still plain synchronous code.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    # Headless Chromium announces itself as "HeadlessChrome", which bot detection rightly
+    # excludes; these tests play a person's browser.
+    context = chromium.new_context(user_agent=BROWSER_UA)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def site(live_server):
+    from sandbox_site.home.demo import load_demo_content
+
+    load_demo_content()
+    return live_server
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def open_landing(page, site, query=""):
+    response = page.goto(f"{site.url}/landing/{query}")
+    assert response.status == 200
+    return response.headers["x-experiment-variant"].split("=", 1)[1]
+
+
+def test_cta_click_reaches_the_database_attributed_to_the_served_variant(site, page):
+    served = open_landing(page, site)
+    block_id = page.locator("a.cta").evaluate("a => a.closest('[data-block-id]').dataset.blockId")
+    page.click("a.cta")
+    assert wait_for(lambda: Event.objects.filter(goal="cta").exists())
+    event = Event.objects.get(goal="cta")
+    assert (event.type, event.variant.key, event.block_id) == ("click", served, block_id)
+    assert event.visitor_id == Exposure.objects.get().visitor_id
+    assert event.url.endswith("/landing/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "landing-after-cta-click.png"), full_page=True)
+
+
+def test_track_api_sends_custom_events_with_fresh_ids(site, page):
+    served = open_landing(page, site)
+    page.evaluate(
+        "() => { window.wagtailExperiments.track('video-played', {value: 3, step: 1,"
+        " metadata: {seconds: 12}}); window.wagtailExperiments.track('video-played');"
+        " window.wagtailExperiments.flush(); }"
+    )
+    assert wait_for(lambda: Event.objects.filter(goal="video-played").count() == 2)
+    events = Event.objects.filter(goal="video-played").order_by("value")
+    assert {event.variant.key for event in events} == {served}
+    assert len({event.event_id for event in events}) == 2
+    first = events.exclude(value=None).get()
+    assert (first.type, first.value, first.step) == ("custom", 3, 1)
+    assert first.metadata == {"seconds": 12}
+
+
+def test_events_survive_navigating_away(site, page):
+    open_landing(page, site)
+    page.evaluate("() => window.wagtailExperiments.track('leaving')")
+    page.goto(f"{site.url}/")  # before the batching delay has passed
+    assert wait_for(lambda: Event.objects.filter(goal="leaving").exists())
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"EXPOSURE_MODE": "client"})
+def test_client_side_exposure_is_recorded_once_the_page_renders(site, page):
+    served = open_landing(page, site, "?utm_source=browser-test")
+    assert wait_for(lambda: Exposure.objects.exists())
+    exposure = Exposure.objects.get()
+    assert (exposure.variant.key, exposure.utm_source) == (served, "browser-test")
+
+
+def test_lead_form_in_the_browser(site, page):
+    served = open_landing(page, site)
+    page.fill("input[name=name]", "Ada Lovelace")
+    page.fill("input[name=email]", "ada@example.com")
+    page.click("#lead-demo-lead button[type=submit]")
+    page.wait_for_selector(".lead-form__success")
+    assert "on its way" in page.inner_text(".lead-form__success")
+    lead = Lead.objects.get()
+    assert [variant.key for variant in lead.variants.all()] == [served]
+    assert Event.objects.get(type="conversion").variant.key == served
+
+
+def test_lead_form_errors_in_the_browser(site, page):
+    open_landing(page, site)
+    page.fill("input[name=name]", "Ada")
+    page.fill("input[name=email]", "not-an-address")
+    page.click("#lead-demo-lead button[type=submit]")
+    page.wait_for_selector(".lead-form__error")
+    assert "valid email" in page.inner_text("#lead-demo-lead")
+    assert not Lead.objects.exists()

@@ -1,0 +1,42 @@
+"""``{% experiment_tracker %}``: configuration and script of the event tracker."""
+
+from django import template
+from django.templatetags.static import static
+from django.urls import reverse
+
+from ..conf import get_setting
+from ..routing import get_route_table
+from ..visitor import Visitor, cookie_visitor_id
+
+register = template.Library()
+
+
+def visitor_experiments(request):
+    """Slugs of the running experiments this visitor is in: the one served on this page,
+    and those remembered in the signed assignment cookie (no database query)."""
+    if request is None:
+        return []
+    slugs = []
+    assignment = getattr(request, "experiment_assignment", None)
+    if assignment is not None and assignment.variant is not None and assignment.counts:
+        slugs.append(assignment.route.slug)
+    if cookie_visitor_id(request):
+        by_id = get_route_table().by_experiment_id
+        for experiment_id in Visitor.from_request(request).assignments:
+            route = by_id.get(experiment_id)
+            if route is not None and route.slug not in slugs:
+                slugs.append(route.slug)
+    return slugs
+
+
+@register.inclusion_tag("wagtail_experiments/tracker.html", takes_context=True)
+def experiment_tracker(context):
+    request = context.get("request")
+    return {
+        "config": {
+            "endpoint": reverse("wagtail_experiments:wagtail_experiments_api:post_events"),
+            "experiments": visitor_experiments(request),
+            "clientExposure": get_setting("EXPOSURE_MODE") == "client",
+        },
+        "script_url": static("wagtail_experiments/tracker.js"),
+    }
