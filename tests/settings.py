@@ -1,6 +1,7 @@
 """The test project: the sandbox's apps and pages, with test-friendly infrastructure."""
 
 import os
+import tempfile
 
 import dj_database_url
 
@@ -12,6 +13,13 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or "sqlite://:memory:", conn_max_age=0
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the live server of the browser tests then gets its own
+    # connection instead of sharing (and locking) the test thread's.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"wagtail_experiments_test_{os.getpid()}.db")
+    }
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -3,9 +3,11 @@
 Idempotent: running it again leaves existing content alone and only fills what is missing.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from wagtail.models import Page, Site
+from django.utils.translation import get_supported_language_variant
+from wagtail.models import Locale, Page, Site
 
 from wagtail_experiments.models import Experiment, LeadForm, LeadFormField, Variant
 
@@ -48,8 +50,7 @@ def _home_page():
     site = Site.objects.filter(is_default_site=True).first()
     if site and isinstance(site.root_page.specific, HomePage):
         return site.root_page.specific
-    root = Page.get_first_root_node()
-    home = root.add_child(
+    home = _root_page().add_child(
         instance=HomePage(
             title="Experiments sandbox",
             slug="sandbox-home",
@@ -84,6 +85,18 @@ def _lead_form():
         ]
         lead_form.save()
     return lead_form
+
+
+def _root_page():
+    """Wagtail's tree root, created with its locale if the database has none (a flushed
+    database has lost what Wagtail's migrations created)."""
+    root = Page.get_first_root_node()
+    if root is None:
+        locale, _ = Locale.objects.get_or_create(
+            language_code=get_supported_language_variant(settings.LANGUAGE_CODE)
+        )
+        root = Page.add_root(instance=Page(title="Root", slug="root", locale=locale))
+    return root
 
 
 def _landing_page(home, lead_form, slug, title, heading, call_to_action):
