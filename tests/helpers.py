@@ -49,3 +49,8 @@ def signed_assignment_cookie(visitor_id, entries):
     value = ",".join(f"{experiment_id}:{key}" for experiment_id, key in entries.items())
     response.set_signed_cookie("wexp_asg", f"{visitor_id}|{value}", salt=ASSIGNMENT_SALT)
     return response.cookies["wexp_asg"].value
+
+
+def consent_from_header(request):
+    """A site's own consent check, as CONSENT_CHECK can name it."""
+    return request.headers.get("X-Consent") == "granted"

@@ -1,110 +1,127 @@
-"""Wagtail's view restrictions of both the control and the variant page guard the
-bucketed response, exactly as if the page were requested at its own URL."""
+"""Consent mode, Do Not Track / Global Privacy Control, and erasing a person's data."""
+
+import json
+from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.test import Client
-from wagtail.models import Page, PageViewRestriction
+from django.test.utils import override_settings
 
-from wagtail_experiments.models import Exposure
+from wagtail_experiments.models import Event, Exposure, GoalCompletion, Lead
 
 from .conftest import BROWSER_UA
-from .helpers import served_heading, visitor_in
+from .helpers import served_heading, served_key, visitor_in
 
 pytestmark = pytest.mark.django_db
 
-RESTRICTED_PAGES = ["control", "variant"]
+CONSENT = {"REQUIRE_CONSENT": True}
 
 
-def restricted_page(demo, which):
-    key = "control" if which == "control" else "b"
-    return Page.objects.get(pk=demo.variants.get(key=key).page_id)
-
-
-def visitor_of_b(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
-    client.cookies["wexp_vid"] = visitor_in(demo, "b")
-    # Build the route table before the restriction exists: adding one must invalidate it.
-    assert served_heading(Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing/")) is not None
-    Exposure.objects.all().delete()
+def visitor_of(experiment, key, **headers):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **headers)
+    client.cookies["wexp_vid"] = visitor_in(experiment, key)
     return client
 
 
-@pytest.mark.parametrize("which", RESTRICTED_PAGES)
-def test_password_restriction_applies_to_the_bucketed_response(demo, which):
-    client = visitor_of_b(demo)
-    page = restricted_page(demo, which)
-    restriction = PageViewRestriction.objects.create(
-        page=page, restriction_type=PageViewRestriction.PASSWORD, password="open sesame"
+def tracked(response):
+    return "X-Experiment-Variant" in response.headers or any(
+        name.startswith("wexp_") for name in response.cookies
     )
-    response = client.get("/landing/")
-    assert response.status_code == 200
-    assert served_heading(response) is None
-    password_form_url = f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/"
-    assert password_form_url in response.content.decode()
-    assert not Exposure.objects.exists()
-
-    client.post(password_form_url, {"password": "open sesame", "return_url": "/landing/"})
-    response = client.get("/landing/")
-    assert served_heading(response) == "b"
-    assert Exposure.objects.get().variant.key == "b"
 
 
-@pytest.mark.parametrize("which", RESTRICTED_PAGES)
-def test_login_restriction_applies_to_the_bucketed_response(demo, which, django_user_model):
-    client = visitor_of_b(demo)
-    PageViewRestriction.objects.create(
-        page=restricted_page(demo, which), restriction_type=PageViewRestriction.LOGIN
-    )
-    response = client.get("/landing/")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/_util/login/?next=/landing/")
-    assert not Exposure.objects.exists()
-
-    client.force_login(django_user_model.objects.create_user("reader", password="x"))
-    assert served_heading(client.get("/landing/")) == "b"
-
-
-@pytest.mark.parametrize("which", RESTRICTED_PAGES)
-def test_group_restriction_applies_to_the_bucketed_response(demo, which, django_user_model):
-    client = visitor_of_b(demo)
-    members = Group.objects.create(name="Members")
-    restriction = PageViewRestriction.objects.create(
-        page=restricted_page(demo, which), restriction_type=PageViewRestriction.GROUPS
-    )
-    restriction.groups.add(members)
-    outsider = django_user_model.objects.create_user("outsider", password="x")
-    client.force_login(outsider)
-    response = client.get("/landing/")
-    assert response.status_code == 302
-    assert not Exposure.objects.exists()
-
-    outsider.groups.add(members)
-    assert served_heading(client.get("/landing/")) == "b"
-
-
-def test_variant_restriction_leaves_the_control_arm_alone(demo):
-    PageViewRestriction.objects.create(
-        page=restricted_page(demo, "variant"),
-        restriction_type=PageViewRestriction.PASSWORD,
-        password="secret",
-    )
+@override_settings(WAGTAIL_EXPERIMENTS=CONSENT)
+def test_without_consent_visitors_see_the_control_uncounted_and_uncookied(demo):
     client = Client(HTTP_USER_AGENT=BROWSER_UA)
-    client.cookies["wexp_vid"] = visitor_in(demo, "control")
-    assert served_heading(client.get("/landing/")) == "control"
-
-
-def test_restriction_on_an_ancestor_of_the_variant_applies(demo):
-    client = visitor_of_b(demo)
-    variant_page = restricted_page(demo, "variant")
-    # Put variant B under a password-protected section.
-    section = variant_page.get_parent().add_child(
-        instance=Page(title="Private section", slug="private")
-    )
-    PageViewRestriction.objects.create(
-        page=section, restriction_type=PageViewRestriction.PASSWORD, password="secret"
-    )
-    variant_page.move(section, pos="last-child")
     response = client.get("/landing/")
-    assert served_heading(response) is None
-    assert "authenticate_with_password" in response.content.decode()
+    assert served_heading(response) == "control" and not tracked(response)
+    assert '"experiments": []' in response.content.decode()  # the tracker sends nothing
+    assert not Exposure.objects.exists()
+
+    client.cookies["wexp_consent"] = "no"
+    assert not tracked(client.get("/landing/"))
+    client.cookies["wexp_consent"] = "yes"
+    assert tracked(client.get("/landing/"))
+    assert Exposure.objects.count() == 1
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={**CONSENT, "CONSENT_CHECK": "tests.helpers.consent_from_header"})
+def test_consent_can_come_from_the_sites_own_check(demo):
+    assert not tracked(visitor_of(demo, "b").get("/landing/"))
+    assert served_key(visitor_of(demo, "b", HTTP_X_CONSENT="granted").get("/landing/")) == "b"
+
+
+@override_settings(WAGTAIL_EXPERIMENTS=CONSENT)
+def test_events_without_consent_are_refused(demo):
+    client = visitor_of(demo, "b", HTTP_X_IGNORED="1")
+    client.cookies["wexp_consent"] = "yes"
+    assert served_key(client.get("/landing/")) == "b"
+    client.cookies["wexp_consent"] = "withdrawn"
+    response = client.post(
+        "/_experiments/api/events",
+        json.dumps({"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "1"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert not Event.objects.exists()
+
+
+@override_settings(WAGTAIL_EXPERIMENTS=CONSENT)
+def test_leads_without_consent_are_kept_without_attribution(demo):
+    client = visitor_of(demo, "b")
+    client.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "A", "email": "a@x.test"})
+    lead = Lead.objects.get()
+    assert lead.visitor_id == "" and not lead.variants.exists()
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("header", ["HTTP_DNT", "HTTP_SEC_GPC"])
+def test_do_not_track_and_gpc_are_honoured_when_configured(demo, header):
+    with override_settings(WAGTAIL_EXPERIMENTS={"HONOUR_DO_NOT_TRACK": True}):
+        response = visitor_of(demo, "b", **{header: "1"}).get("/landing/")
+        assert served_heading(response) == "control" and not tracked(response)
+    assert served_key(visitor_of(demo, "b", **{header: "1"}).get("/landing/")) == "b"
+
+
+# Erasure --------------------------------------------------------------------------------
+
+
+def person_with_history(demo, key, email):
+    client = visitor_of(demo, key)
+    client.get("/landing/")
+    client.post("/_experiments/api/events", json.dumps(
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "c1"}
+    ), content_type="application/json")
+    client.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "P", "email": email})
+    return client.cookies["wexp_vid"].value
+
+
+def erase(*args):
+    output = StringIO()
+    call_command("experiments_erase", *args, stdout=output)
+    return output.getvalue().strip()
+
+
+def test_erase_by_visitor_removes_everything_of_that_visitor_only(demo):
+    visitor_id = person_with_history(demo, "b", "b@x.test")
+    other = person_with_history(demo, "c", "c@x.test")
+    assert erase("--visitor", visitor_id) == (
+        "Removed 1 exposures, 2 events, 2 goal completions, 1 leads."
+    )
+    for model in (Exposure, Event, GoalCompletion, Lead):
+        assert not model.objects.filter(visitor_id=visitor_id).exists()
+        assert model.objects.filter(visitor_id=other).exists()
+
+
+def test_erase_by_email_follows_the_leads_to_the_visitor(demo):
+    visitor_id = person_with_history(demo, "b", "Person@X.test")
+    assert erase("--email", "person@x.test").endswith("1 leads.")
+    assert not Exposure.objects.filter(visitor_id=visitor_id).exists()
+    assert not Lead.objects.exists()
+
+
+def test_erase_needs_a_valid_person():
+    with pytest.raises(CommandError, match="Name the person"):
+        erase()
+    with pytest.raises(CommandError, match="Not a visitor id"):
+        erase("--visitor", "x")

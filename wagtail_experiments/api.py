@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import tracking
 from .attribution import utm_from_query
 from .conf import get_setting
+from .exclusions import may_track
 from .leads.forms import build_form
 from .leads.models import LeadForm
 from .leads.submission import save_lead
@@ -167,6 +168,8 @@ def parse_events(payload):
 
 
 def required_visitor_id(request):
+    if not may_track(request):
+        raise ApiError(403, "This visitor has not consented to tracking; nothing was stored.")
     visitor_id = cookie_visitor_id(request)
     if not visitor_id:
         raise ApiError(400, "No visitor: the visitor cookie is missing or malformed.")
@@ -188,7 +191,10 @@ _EVENTS_BODY_SCHEMA = {
 
 @api.post(
     "/events",
-    response={202: EventsAccepted, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    response={
+        202: EventsAccepted, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
+        429: ErrorOut,
+    },
     throttle=[ClientRateThrottle()],
     summary="Track events",
     description=(
@@ -260,7 +266,7 @@ def post_lead(request):
     lead = save_lead(
         lead_form,
         form.cleaned_data,
-        visitor_id=cookie_visitor_id(request),
+        visitor_id=cookie_visitor_id(request) if may_track(request) else "",
         referrer=request.headers.get("Referer", ""),
         user_id=user_id(request),
         utm=utm_from_query(request.GET),

@@ -28,6 +28,15 @@ DEFAULTS = {
     # "server": an exposure is recorded when the page is served. "client": only when the
     # tracker confirms the page rendered in a browser (fewer non-JS bots counted).
     "EXPOSURE_MODE": "server",
+    # Consent mode: until the visitor consents, no cookie, the control, nothing counted.
+    "REQUIRE_CONSENT": False,
+    # Consent is the cookie CONSENT_COOKIE holding CONSENT_COOKIE_VALUE (any value if None)...
+    "CONSENT_COOKIE": "wexp_consent",
+    "CONSENT_COOKIE_VALUE": "yes",
+    # ...or, when set, what this callable (a dotted path) says: check(request) -> bool.
+    "CONSENT_CHECK": None,
+    # Treat "DNT: 1" and "Sec-GPC: 1" as a refusal (with or without consent mode).
+    "HONOUR_DO_NOT_TRACK": False,
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

@@ -17,7 +17,7 @@ from . import assignment as bucketing
 from . import tracking
 from .attribution import utm_from_query
 from .conf import get_setting
-from .exclusions import is_bot, is_prefetch
+from .exclusions import is_bot, is_prefetch, may_track
 from .routing import Route, RoutedVariant, get_route_table
 from .visitor import Visitor, logged_in_user
 
@@ -83,7 +83,7 @@ class ExperimentMiddleware:
         return route
 
     def _assign(self, request, route):
-        if is_prefetch(request) or is_bot(request):
+        if is_prefetch(request) or is_bot(request) or not may_track(request):
             return None
         if _is_editor(request):
             forced = self._forced_variant(request, route)

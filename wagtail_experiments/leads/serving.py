@@ -3,6 +3,7 @@
 from django.shortcuts import redirect
 
 from ..attribution import utm_from_query
+from ..exclusions import may_track
 from ..visitor import cookie_visitor_id, logged_in_user
 from .blocks import REQUEST_ATTRIBUTE
 from .forms import FORM_MARKER, build_html_form, is_spam
@@ -38,7 +39,8 @@ def _submit(page, request):
         save_lead(
             lead_form,
             form.cleaned_data,
-            visitor_id=cookie_visitor_id(request),
+            # Without consent the lead is kept, but not tied to the visitor's browsing.
+            visitor_id=cookie_visitor_id(request) if may_track(request) else "",
             page_id=page.pk,
             referrer=request.headers.get("Referer", ""),
             user_id=user.pk if user else None,

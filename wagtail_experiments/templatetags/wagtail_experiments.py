@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from ..conf import get_setting
+from ..exclusions import may_track
 from ..routing import get_route_table
 from ..visitor import Visitor, cookie_visitor_id
 
@@ -14,7 +15,7 @@ register = template.Library()
 def visitor_experiments(request):
     """Slugs of the running experiments this visitor is in: the one served on this page,
     and those remembered in the signed assignment cookie (no database query)."""
-    if request is None:
+    if request is None or not may_track(request):
         return []
     slugs = []
     assignment = getattr(request, "experiment_assignment", None)

@@ -1,0 +1,110 @@
+"""Wagtail's view restrictions of both the control and the variant page guard the
+bucketed response, exactly as if the page were requested at its own URL."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from wagtail.models import Page, PageViewRestriction
+
+from wagtail_experiments.models import Exposure
+
+from .conftest import BROWSER_UA
+from .helpers import served_heading, visitor_in
+
+pytestmark = pytest.mark.django_db
+
+RESTRICTED_PAGES = ["control", "variant"]
+
+
+def restricted_page(demo, which):
+    key = "control" if which == "control" else "b"
+    return Page.objects.get(pk=demo.variants.get(key=key).page_id)
+
+
+def visitor_of_b(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    # Build the route table before the restriction exists: adding one must invalidate it.
+    assert served_heading(Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing/")) is not None
+    Exposure.objects.all().delete()
+    return client
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_password_restriction_applies_to_the_bucketed_response(demo, which):
+    client = visitor_of_b(demo)
+    page = restricted_page(demo, which)
+    restriction = PageViewRestriction.objects.create(
+        page=page, restriction_type=PageViewRestriction.PASSWORD, password="open sesame"
+    )
+    response = client.get("/landing/")
+    assert response.status_code == 200
+    assert served_heading(response) is None
+    password_form_url = f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/"
+    assert password_form_url in response.content.decode()
+    assert not Exposure.objects.exists()
+
+    client.post(password_form_url, {"password": "open sesame", "return_url": "/landing/"})
+    response = client.get("/landing/")
+    assert served_heading(response) == "b"
+    assert Exposure.objects.get().variant.key == "b"
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_login_restriction_applies_to_the_bucketed_response(demo, which, django_user_model):
+    client = visitor_of_b(demo)
+    PageViewRestriction.objects.create(
+        page=restricted_page(demo, which), restriction_type=PageViewRestriction.LOGIN
+    )
+    response = client.get("/landing/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/_util/login/?next=/landing/")
+    assert not Exposure.objects.exists()
+
+    client.force_login(django_user_model.objects.create_user("reader", password="x"))
+    assert served_heading(client.get("/landing/")) == "b"
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_group_restriction_applies_to_the_bucketed_response(demo, which, django_user_model):
+    client = visitor_of_b(demo)
+    members = Group.objects.create(name="Members")
+    restriction = PageViewRestriction.objects.create(
+        page=restricted_page(demo, which), restriction_type=PageViewRestriction.GROUPS
+    )
+    restriction.groups.add(members)
+    outsider = django_user_model.objects.create_user("outsider", password="x")
+    client.force_login(outsider)
+    response = client.get("/landing/")
+    assert response.status_code == 302
+    assert not Exposure.objects.exists()
+
+    outsider.groups.add(members)
+    assert served_heading(client.get("/landing/")) == "b"
+
+
+def test_variant_restriction_leaves_the_control_arm_alone(demo):
+    PageViewRestriction.objects.create(
+        page=restricted_page(demo, "variant"),
+        restriction_type=PageViewRestriction.PASSWORD,
+        password="secret",
+    )
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "control")
+    assert served_heading(client.get("/landing/")) == "control"
+
+
+def test_restriction_on_an_ancestor_of_the_variant_applies(demo):
+    client = visitor_of_b(demo)
+    variant_page = restricted_page(demo, "variant")
+    # Put variant B under a password-protected section.
+    section = variant_page.get_parent().add_child(
+        instance=Page(title="Private section", slug="private")
+    )
+    PageViewRestriction.objects.create(
+        page=section, restriction_type=PageViewRestriction.PASSWORD, password="secret"
+    )
+    variant_page.move(section, pos="last-child")
+    response = client.get("/landing/")
+    assert served_heading(response) is None
+    assert "authenticate_with_password" in response.content.decode()
