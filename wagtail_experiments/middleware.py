@@ -83,6 +83,9 @@ class ExperimentMiddleware:
         return route
 
     def _assign(self, request, route):
+        if route.winner_key is not None:
+            # The experiment is over and its winner promoted: everyone, bots included, sees it.
+            return Assignment(route, route.variants[0], counts=False)
         if is_prefetch(request) or is_bot(request) or not may_track(request):
             return None
         if _is_editor(request):
@@ -113,10 +116,11 @@ class ExperimentMiddleware:
     # After the view -----------------------------------------------------------------------
 
     def _finish(self, request, response, route, assignment):
-        if get_setting("PRIVATE_CACHE_CONTROL"):
-            # Any response at this URL depends on the bucket, even the control's.
-            patch_cache_control(response, private=True)
-        patch_vary_headers(response, ["Cookie"])
+        if route.winner_key is None:
+            if get_setting("PRIVATE_CACHE_CONTROL"):
+                # Any response at this URL depends on the bucket, even the control's.
+                patch_cache_control(response, private=True)
+            patch_vary_headers(response, ["Cookie"])
         if assignment is None:
             return
         if assignment.variant is not None:

@@ -74,12 +74,16 @@ class Route:
     starts_at: datetime | None
     ends_at: datetime | None
     variants: tuple[RoutedVariant, ...]
+    # Set once a completed experiment's winner is served to everyone: no bucketing then.
+    winner_key: str | None = None
 
     @property
     def weights(self):
         return [variant.weight for variant in self.variants]
 
     def is_live_at(self, moment):
+        if self.winner_key is not None:
+            return True
         if self.status == "scheduled" and (self.starts_at is None or self.starts_at > moment):
             return False
         return self.ends_at is None or moment < self.ends_at
@@ -151,8 +155,13 @@ def build_route_table(version):
 def _route_for(experiment, pages):
     control = pages.get(experiment.control_page_id)
     variants = experiment.ordered_variants()
+    winner_key = None
+    if experiment.serve_winner:
+        variants = [variant for variant in variants if variant.pk == experiment.winner_id]
+        winner_key = variants[0].key if variants else None
     missing = [v.key for v in variants if v.page_id not in pages or not pages[v.page_id].live]
-    if control is None or not control.live or missing or len(variants) < 2:
+    too_few = len(variants) < (1 if experiment.serve_winner else 2)
+    if control is None or not control.live or missing or too_few:
         # Serving half an experiment would bias it: show the control page to everyone.
         logger.warning(
             "Experiment %r is not served: its control page or variant pages %s are missing "
@@ -179,6 +188,7 @@ def _route_for(experiment, pages):
         status=experiment.status,
         starts_at=experiment.starts_at,
         ends_at=experiment.ends_at,
+        winner_key=winner_key,
         variants=tuple(
             RoutedVariant(
                 id=variant.pk,

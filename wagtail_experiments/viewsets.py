@@ -1,13 +1,97 @@
-"""Admin screens for what tracking recorded (read-only)."""
+"""Admin screens: experiments (managed), and what tracking recorded (read-only)."""
 
 import django_filters
+from django.db.models import OuterRef, Subquery, Sum
+from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.ui.menus import MenuItem
+from wagtail.admin.views.generic import models as generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import Button
 
 from .leads.viewsets import LeadViewSet
-from .models import Event, Experiment, Variant
+from .models import DailyRollup, Event, Experiment, Variant
+from .views.lifecycle import ACTIONS, ExperimentActionView
+
+
+class LifecycleButtonsMixin:
+    """Lifecycle actions the user may take on an experiment in its current status."""
+
+    def lifecycle_buttons(self, experiment, button_class, priority=100):
+        if not self.user_has_permission("change"):
+            return []
+        namespace = self.index_url_name.rpartition(":")[0]
+        return [
+            button_class(
+                ACTIONS[action][0],
+                url=reverse(f"{namespace}:{action}", args=[experiment.pk]),
+                icon_name="tasks",
+                priority=priority + index,
+            )
+            for index, action in enumerate(experiment.lifecycle_actions())
+        ]
+
+
+class ExperimentIndexView(LifecycleButtonsMixin, generic.IndexView):
+    def get_base_queryset(self):
+        exposures = (
+            DailyRollup.objects.filter(experiment=OuterRef("pk"), goal=DailyRollup.EXPOSURES)
+            .values("experiment")
+            .annotate(total=Sum("visitors"))
+            .values("total")
+        )
+        return (
+            super()
+            .get_base_queryset()
+            .select_related("control_page")
+            .annotate(visitor_count=Subquery(exposures))
+        )
+
+    def get_list_more_buttons(self, instance):
+        return [*super().get_list_more_buttons(instance),
+                *self.lifecycle_buttons(instance, MenuItem)]
+
+
+class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
+    @cached_property
+    def header_more_buttons(self):
+        return [*super().header_more_buttons, *self.lifecycle_buttons(self.object, Button)]
+
+
+class ExperimentViewSet(ModelViewSet):
+    """Create, edit and run experiments. Editing needs the "change experiment" permission;
+    listing needs "view"."""
+
+    model = Experiment
+    name = "experiments"
+    icon = "tasks"
+    menu_label = _("Experiments")
+    add_to_admin_menu = False
+    index_view_class = ExperimentIndexView
+    edit_view_class = ExperimentEditView
+    copy_view_enabled = False
+    list_display = ["name", "status", "control_page", "days_running", "visitors"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug"]
+    ordering = ["-created_at"]
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            *(
+                path(
+                    f"{action}/<int:pk>/",
+                    ExperimentActionView.as_view(
+                        action=action, index_url_name=self.get_url_name("index")
+                    ),
+                    name=action,
+                )
+                for action in ACTIONS
+            ),
+        ]
 
 
 class EventFilterSet(WagtailFilterSet):
@@ -59,4 +143,4 @@ class ExperimentsMenu(ViewSetGroup):
     menu_label = _("Experiments")
     menu_icon = "tasks"
     menu_order = 250
-    items = (LeadViewSet, EventViewSet)
+    items = (ExperimentViewSet, LeadViewSet, EventViewSet)

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import swapper
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -10,7 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.models import Orderable
+
+from ..forms import ExperimentAdminForm
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 HUNDRED = Decimal("100")
@@ -18,12 +22,20 @@ HUNDRED = Decimal("100")
 
 class ExperimentQuerySet(models.QuerySet):
     def routable(self):
-        """Experiments the router may serve: running, or scheduled (served once due)."""
-        return self.filter(status__in=[Experiment.Status.RUNNING, Experiment.Status.SCHEDULED])
+        """Experiments the router may serve: running, scheduled (served once due), and
+        completed ones whose winner is served to everyone."""
+        return self.filter(
+            models.Q(status__in=[Experiment.Status.RUNNING, Experiment.Status.SCHEDULED])
+            | models.Q(status=Experiment.Status.COMPLETED, serve_winner=True)
+        )
 
 
 class Experiment(ClusterableModel):
     """An A/B/n test of pages served at one URL: the control page's."""
+
+    class Method(models.TextChoices):
+        SEQUENTIAL = "sequential", _("Sequential (safe to check daily)")
+        FIXED = "fixed", _("Fixed horizon (check once, at the planned sample size)")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -80,6 +92,31 @@ class Experiment(ClusterableModel):
         default="lead",
         help_text=_("The goal whose conversions decide the experiment."),
     )
+    method = models.CharField(
+        _("statistical method"), max_length=16, choices=Method.choices, default=Method.SEQUENTIAL
+    )
+    alpha = models.DecimalField(
+        _("significance level (alpha)"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.05"),
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.2"))],
+        help_text=_("Chance of declaring a winner when there is no real difference."),
+    )
+    minimum_detectable_effect = models.DecimalField(
+        _("minimum detectable effect (%)"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("1000"))],
+        help_text=_("Smallest relative lift worth detecting; sets the planned sample size."),
+    )
+    serve_winner = models.BooleanField(
+        _("serve the winner"),
+        default=False,
+        editable=False,
+        help_text=_("After completion, every visitor of the control URL sees the winner."),
+    )
     winner = models.ForeignKey(
         "Variant",
         verbose_name=_("winner"),
@@ -95,6 +132,35 @@ class Experiment(ClusterableModel):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ExperimentQuerySet.as_manager()
+
+    base_form_class = ExperimentAdminForm
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("slug"),
+        FieldPanel("hypothesis"),
+        FieldPanel("control_page"),
+        InlinePanel("variants", heading=_("Variants"), label=_("Variant"), min_num=2),
+        MultiFieldPanel(
+            [
+                FieldPanel("coverage"),
+                FieldRowPanel([FieldPanel("starts_at"), FieldPanel("ends_at")]),
+            ],
+            heading=_("Audience and schedule"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldPanel("primary_goal"),
+                FieldPanel("method"),
+                FieldRowPanel([FieldPanel("alpha"), FieldPanel("minimum_detectable_effect")]),
+            ],
+            heading=_("Goal and statistics"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("hash_seed"), FieldPanel("hash_version")],
+            heading=_("Bucketing (advanced)"),
+            classname="collapsed",
+        ),
+    ]
 
     class Meta:
         verbose_name = _("experiment")
@@ -180,6 +246,7 @@ class Experiment(ClusterableModel):
         clash = (
             Experiment.objects.routable()
             .filter(control_page_id=self.control_page_id)
+            .exclude(serve_winner=True)
             .exclude(pk=self.pk)
             .first()
         )
@@ -243,7 +310,70 @@ class Experiment(ClusterableModel):
         """Hide a finished experiment from everyday lists; its data stays."""
         self._require_status(_("archive"), self.Status.COMPLETED, self.Status.DRAFT)
         self.status = self.Status.ARCHIVED
+        self.serve_winner = False
         self.save()
+
+    def promote_winner(self, mode, user=None):
+        """Make the winner what everyone sees at the control URL.
+
+        ``"serve"`` keeps serving the winner page there (the experiment stays completed, no
+        one is bucketed or counted); ``"publish"`` copies the winner's content onto the
+        control page as a new published revision (same page type only), and serving
+        returns to plain Wagtail.
+        """
+        self._require_status(_("promote the winner of"), self.Status.COMPLETED)
+        if self.winner is None or self.winner.page is None:
+            raise ValidationError(_("Complete the experiment with a winner first."))
+        if mode == "serve":
+            self.serve_winner = True
+        elif mode == "publish":
+            self._publish_winner_on_control_page(user)
+            self.serve_winner = False
+        else:
+            raise ValidationError(_("Unknown way to promote the winner: %(mode)s") % {"mode": mode})
+        self.save()
+
+    def _publish_winner_on_control_page(self, user):
+        control = self.control_page.specific if self.control_page else None
+        winner = self.winner.page.specific
+        if control is None:
+            raise ValidationError(_("The control page no longer exists."))
+        if control.pk == winner.pk:
+            return  # the control won: nothing to copy
+        if type(control) is not type(winner):
+            raise ValidationError(
+                _("The winner is a different page type; serve it instead of publishing it.")
+            )
+        content = winner.serializable_data()
+        # The control keeps its identity (URL, titles); set before with_content_json, which
+        # derives the URL path from the content's slug.
+        for name in ("title", "draft_title", "slug", "seo_title", "search_description"):
+            content[name] = getattr(control, name)
+        promoted = control.with_content_json(content)
+        promoted.save_revision(user=user, log_action=True).publish(user=user)
+
+    def lifecycle_actions(self):
+        """The lifecycle actions open to the experiment in its current status."""
+        return {
+            self.Status.DRAFT: ["start", "archive"],
+            self.Status.SCHEDULED: ["complete"],
+            self.Status.RUNNING: ["pause", "complete"],
+            self.Status.PAUSED: ["resume", "complete"],
+            self.Status.COMPLETED: ["promote", "archive"] if self.winner_id else ["archive"],
+            self.Status.ARCHIVED: [],
+        }[self.status]
+
+    @admin.display(description=_("Visitors"), ordering="visitor_count")
+    def visitors(self):
+        """Unique exposed visitors; the admin listing annotates them as ``visitor_count``."""
+        return getattr(self, "visitor_count", None) or 0
+
+    @admin.display(description=_("Days running"))
+    def days_running(self):
+        if not self.started_at:
+            return 0
+        end = self.completed_at or timezone.now()
+        return max((end - self.started_at).days, 0)
 
     def is_live_at(self, moment):
         """Whether the router should serve variants at ``moment`` (schedule-aware)."""
@@ -284,6 +414,12 @@ class Variant(Orderable):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(HUNDRED)],
     )
     is_control = models.BooleanField(_("control"), default=False)
+
+    panels = [
+        FieldRowPanel([FieldPanel("key"), FieldPanel("label")]),
+        FieldPanel("page"),
+        FieldRowPanel([FieldPanel("weight"), FieldPanel("is_control")]),
+    ]
 
     class Meta(Orderable.Meta):
         verbose_name = _("variant")

@@ -1,0 +1,106 @@
+"""Confirmation screens for an experiment's lifecycle: start, pause, resume, complete,
+archive, and promoting the winner. Each calls the model's own lifecycle method."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import FormView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
+
+from ..models import Experiment
+
+
+class CompleteForm(forms.Form):
+    winner = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label=_("No winner"), label=_("Winner")
+    )
+
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["winner"].queryset = experiment.variants.all()
+
+
+class PromoteForm(forms.Form):
+    mode = forms.ChoiceField(
+        label=_("How"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("serve", _("Serve the winning page at the control URL to everyone from now on")),
+            ("publish", _("Publish the winner's content onto the control page as a new "
+                          "revision (pages of the same type only)")),
+        ],
+    )
+
+
+ACTIONS = {
+    "start": (_("Start"), _("Visitors of the control page will be bucketed and counted. "
+                           "With a start date in the future, the experiment is scheduled.")),
+    "pause": (_("Pause"), _("Everyone will see the control page and nothing is counted until "
+                           "you resume. Visitors keep their variant when you do.")),
+    "resume": (_("Resume"), _("Serve the variants again, with the same bucketing.")),
+    "complete": (_("Complete"), _("Stop the experiment for good. Choose the winner if there "
+                                 "is one; everyone sees the control page again.")),
+    "archive": (_("Archive"), _("Hide the experiment from everyday lists. Its data stays.")),
+    "promote": (_("Promote winner"), _("Make the winner what every visitor sees.")),
+}
+
+
+class ExperimentActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormView):
+    model = Experiment
+    permission_required = "change"
+    template_name = "wagtail_experiments/admin/confirm_action.html"
+    header_icon = "tasks"
+    action = None  # a key of ACTIONS, set by the viewset's URL patterns
+    index_url_name = None
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.object = get_object_or_404(Experiment, pk=kwargs["pk"])
+
+    def get_page_title(self):
+        return f"{ACTIONS[self.action][0]}: {self.object}"
+
+    def get_form_class(self):
+        return {"complete": CompleteForm, "promote": PromoteForm}.get(self.action, forms.Form)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if self.action == "complete":
+            kwargs["experiment"] = self.object
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        label, explanation = ACTIONS[self.action]
+        return super().get_context_data(
+            experiment=self.object,
+            action_label=label,
+            explanation=explanation,
+            cancel_url=self.get_success_url(),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            if self.action == "complete":
+                self.object.complete(winner=form.cleaned_data["winner"])
+            elif self.action == "promote":
+                self.object.promote_winner(form.cleaned_data["mode"], user=self.request.user)
+            else:
+                getattr(self.object, self.action)()
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(self.request, message)
+            return redirect(self.request.path)
+        messages.success(
+            self.request,
+            _("“%(name)s” is now %(status)s.")
+            % {"name": self.object.name, "status": self.object.get_status_display().lower()},
+        )
+        return redirect(self.get_success_url())
+
+    def get_success_url(self):
+        return reverse(self.index_url_name)
