@@ -230,3 +230,36 @@ def test_migrations_are_complete():
     output = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=output)
     assert "No changes detected" in output.getvalue()
+
+
+# Schedule ------------------------------------------------------------------------------
+
+
+def test_schedule_starts_and_completes_experiments_on_their_dates(demo, pages):
+    from wagtail_experiments.schedule import run_experiment_schedule
+
+    now = timezone.now()
+    demo.ends_at = now + timedelta(hours=1)
+    demo.save()
+    demo.complete()
+    later = draft_experiment(pages, starts_at=now + timedelta(hours=2),
+                             ends_at=now + timedelta(hours=5))
+    later.save()
+    later.start()
+    assert later.status == "scheduled"
+
+    assert run_experiment_schedule(now) == []
+    assert run_experiment_schedule(now + timedelta(hours=3)) == [("draft-test", "running")]
+    later.refresh_from_db()
+    assert later.started_at == later.starts_at
+    assert run_experiment_schedule(now + timedelta(hours=6)) == [("draft-test", "completed")]
+
+
+def test_schedule_command_and_task(demo):
+    from wagtail_experiments.schedule import run_experiment_schedule_task
+
+    Experiment.objects.filter(pk=demo.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    output = StringIO()
+    call_command("run_experiment_schedule", stdout=output)
+    assert output.getvalue().splitlines() == ["landing-hero: completed", "1 experiment(s) changed."]
+    assert run_experiment_schedule_task.call() == []

@@ -352,6 +352,24 @@ class Experiment(ClusterableModel):
         promoted = control.with_content_json(content)
         promoted.save_revision(user=user, log_action=True).publish(user=user)
 
+    def apply_schedule(self, moment=None):
+        """Bring the status in line with the dates: a due scheduled experiment starts, one
+        past its end completes. Returns the new status when it changed, else None."""
+        moment = moment or timezone.now()
+        if self.status == self.Status.SCHEDULED and self.starts_at and self.starts_at <= moment:
+            if self.ends_at and self.ends_at <= moment:
+                self.complete()
+            else:
+                self.status = self.Status.RUNNING
+                self.started_at = self.started_at or self.starts_at
+                self.save()
+            return self.status
+        live = (self.Status.RUNNING, self.Status.PAUSED)
+        if self.status in live and self.ends_at and self.ends_at <= moment:
+            self.complete()
+            return self.status
+        return None
+
     def lifecycle_actions(self):
         """The lifecycle actions open to the experiment in its current status."""
         return {
