@@ -89,9 +89,13 @@ def test_variant_pages_must_be_published(pages):
         Variant(key="control", page=pages["control"], weight=50, is_control=True),
         Variant(key="b", page=draft, weight=50),
     ])
+    experiment.full_clean()  # a draft may be prepared around draft pages
+    experiment.save()
+    demo_experiment = Experiment.objects.get(slug="landing-hero")
+    demo_experiment.complete()
     with pytest.raises(ValidationError) as error:
-        experiment.full_clean()
-    assert "must be published: Unpublished" in messages(error)
+        experiment.start()
+    assert "Publish the variant pages before running: Unpublished." in messages(error)
 
 
 def test_variant_pages_must_share_a_site(pages):

@@ -200,7 +200,9 @@ class Experiment(ClusterableModel):
             raise ValidationError(variant_errors)
 
     def variant_errors(self, variants):
-        """Messages for every structural problem of ``variants`` (any status)."""
+        """Messages for every structural problem of ``variants`` (any status). Rules that
+        only matter for serving (published pages, weights adding up) wait for
+        ``check_can_run``, so a draft can be prepared around draft pages."""
         errors = []
         if len(variants) < 2:
             errors.append(_("An experiment needs at least two variants: a control and one more."))
@@ -220,11 +222,6 @@ class Experiment(ClusterableModel):
         if any(variant.weight is None or variant.weight <= 0 for variant in variants):
             errors.append(_("Variant weights must be positive."))
         pages = [variant.page for variant in variants if variant.page_id]
-        not_live = [page.title for page in pages if not page.live]
-        if not_live:
-            errors.append(
-                _("Variant pages must be published: %(pages)s.") % {"pages": ", ".join(not_live)}
-            )
         if len({getattr(page.get_site(), "pk", None) for page in pages}) > 1:
             errors.append(_("All variant pages must belong to the same site."))
         return errors
@@ -235,6 +232,12 @@ class Experiment(ClusterableModel):
         errors = self.variant_errors(variants)
         if not self.control_page_id:
             errors.append(_("Choose the control page: the URL under test."))
+        not_live = [v.page.title for v in variants if v.page_id and not v.page.live]
+        if not_live:
+            errors.append(
+                _("Publish the variant pages before running: %(pages)s.")
+                % {"pages": ", ".join(not_live)}
+            )
         total = sum((variant.weight or 0 for variant in variants), Decimal("0"))
         if total != HUNDRED:
             errors.append(

@@ -1,0 +1,656 @@
+"""Every figure of ``wagtail_experiments.stats`` against scipy and statsmodels.
+
+No database: ``stats`` is pure Python. Inputs are randomised with fixed seeds and span
+single visitors to millions, so both the small-sample and the large-count code paths run.
+"""
+
+import gc
+import math
+import random
+import time
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+
+from wagtail_experiments import stats
+
+TOLERANCE = 1e-6
+BAYESIAN_TOLERANCE = 1e-4
+ALPHAS = [0.001, 0.01, 0.05, 0.1, 0.2]
+
+
+def random_arm(rng):
+    """(visitors, conversions): from a handful of visitors to millions, rates 0 % to 100 %."""
+    visitors = rng.choice(
+        [rng.randint(1, 30), rng.randint(30, 5_000), rng.randint(5_000, 2_000_000)]
+    )
+    draw = rng.random()
+    if draw < 0.08:
+        rate = 0.0
+    elif draw < 0.12:
+        rate = 1.0
+    else:
+        rate = rng.choice([rng.random(), rng.uniform(0, 0.2), rng.uniform(0, 0.05)])
+    return visitors, round(visitors * rate)
+
+
+def random_pair(rng):
+    """A control and a variant of similar size and rate, so that p-values are interesting."""
+    control_visitors, control_conversions = random_arm(rng)
+    if rng.random() < 0.2:
+        return (control_visitors, control_conversions), random_arm(rng)
+    visitors = max(1, round(control_visitors * rng.uniform(0.7, 1.4)))
+    rate = min(1.0, control_conversions / control_visitors * rng.uniform(0.8, 1.25))
+    conversions = int(np.random.default_rng(rng.getrandbits(32)).binomial(visitors, rate))
+    return (control_visitors, control_conversions), (visitors, conversions)
+
+
+def random_pairs(seed, count):
+    rng = random.Random(seed)
+    return [random_pair(rng) for _ in range(count)]
+
+
+def delta_method_lift(control, variant):
+    """Lift and its standard error, written independently with numpy."""
+    (control_visitors, control_conversions), (visitors, conversions) = control, variant
+    p_c = np.float64(control_conversions) / control_visitors
+    p_v = np.float64(conversions) / visitors
+    variance = (
+        p_v * (1 - p_v) / visitors / p_c**2 + p_v**2 * p_c * (1 - p_c) / control_visitors / p_c**4
+    )
+    return (p_v - p_c) / p_c, np.sqrt(variance)
+
+
+def close(actual, expected, tolerance=TOLERANCE):
+    """Absolute tolerance, relative for large figures (a lift can be in the thousands)."""
+    return actual == pytest.approx(expected, abs=tolerance, rel=tolerance)
+
+
+def posterior(visitors, conversions):
+    """Beta parameters of a conversion rate after a uniform prior."""
+    return 1 + conversions, 1 + visitors - conversions
+
+
+def beta_pdf(x, a, b):
+    # scipy.special rather than scipy.stats.beta: quad calls this thousands of times, and the
+    # distribution objects' per-call overhead would dominate the test's runtime.
+    return np.exp(special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b))
+
+
+def integration_range(a, b):
+    """Where a Beta posterior has all but 1e-14 of its mass: quad misses narrow peaks."""
+    return special.betaincinv(a, b, 1e-14), special.betainccinv(a, b, 1e-14), a / (a + b)
+
+
+def integrate_over_control(control, variant, integrand):
+    """Integral of the control's density times ``integrand`` over the control's range.
+
+    The integrand changes fastest near the variant's rate, which can be a sliver of that
+    range (0 of 25 against 0 of 600,000 visitors): quad is told where to look."""
+    control_a, control_b = posterior(*control)
+    low, high, peak = integration_range(control_a, control_b)
+    variant_low, variant_high, variant_peak = integration_range(*posterior(*variant))
+    points = [peak] + [x for x in (variant_low, variant_peak, variant_high) if low < x < high]
+    value, _ = integrate.quad(
+        lambda x: beta_pdf(x, control_a, control_b) * integrand(x),
+        low,
+        high,
+        points=sorted(points),
+        limit=500,
+        epsabs=1e-14,
+        epsrel=1e-10,
+    )
+    return value
+
+
+def integrated_chance_to_beat(control, variant):
+    """P(p_v > p_c) = integral of pdf_c(x) P(p_v > x)."""
+    variant_a, variant_b = posterior(*variant)
+    return integrate_over_control(
+        control, variant, lambda x: special.betaincc(variant_a, variant_b, x)
+    )
+
+
+def integrated_expected_loss(control, variant):
+    """E[max(p_c - p_v, 0)]: over p_c = x, E[(x - p_v)+] = x F_v(x) - mean_v F_v'(x),
+    where v' has one more conversion (x times a Beta density is the next Beta's)."""
+    variant_a, variant_b = posterior(*variant)
+    variant_mean = variant_a / (variant_a + variant_b)
+    return integrate_over_control(
+        control,
+        variant,
+        lambda x: (
+            x * special.betainc(variant_a, variant_b, x)
+            - variant_mean * special.betainc(variant_a + 1, variant_b, x)
+        ),
+    )
+
+
+def comparison(control, variant, **options):
+    return stats.analyze([control, variant], **options)["variants"][1]
+
+
+# Wilson interval and conversion rate
+
+
+def test_conversion_rate_and_wilson_interval_match_statsmodels():
+    rng = random.Random(101)
+    for _ in range(600):
+        arms = [random_arm(rng), random_arm(rng)]
+        alpha = rng.choice([*ALPHAS, rng.uniform(0.0005, 0.5)])
+        result = stats.analyze(arms, alpha=alpha)
+        for (visitors, conversions), variant in zip(arms, result["variants"], strict=True):
+            low, high = proportion_confint(conversions, visitors, alpha=alpha, method="wilson")
+            assert variant["visitors"] == visitors
+            assert variant["conversions"] == conversions
+            assert close(variant["conversion_rate"], conversions / visitors)
+            assert close(variant["ci_low"], low)
+            assert close(variant["ci_high"], high)
+            assert 0 <= variant["ci_low"] <= variant["conversion_rate"] <= variant["ci_high"] <= 1
+
+
+# Fixed-horizon method
+
+
+def test_fixed_p_value_matches_statsmodels_z_test():
+    tested = 0
+    for control, variant in random_pairs(202, 600):
+        p_value = comparison(control, variant, method="fixed")["p_value"]
+        pooled = (control[1] + variant[1]) / (control[0] + variant[0])
+        if pooled in (0, 1):
+            assert p_value is None  # no variation at all: statsmodels divides 0 by 0
+            continue
+        _, expected = proportions_ztest(
+            [variant[1], control[1]], [variant[0], control[0]], alternative="two-sided"
+        )
+        assert close(p_value, expected), (control, variant)
+        tested += 1
+    assert tested > 450
+
+
+def test_fixed_lift_interval_is_the_delta_method_with_the_normal_quantile():
+    rng = random.Random(303)
+    tested = 0
+    for control, variant in random_pairs(303, 600):
+        alpha = rng.choice(ALPHAS)
+        result = comparison(control, variant, method="fixed", alpha=alpha)
+        if control[1] == 0:
+            assert result["lift"] is result["lift_ci_low"] is result["lift_ci_high"] is None
+            continue
+        lift, standard_error = delta_method_lift(control, variant)
+        assert close(result["lift"], lift)
+        if standard_error == 0:
+            assert result["lift_ci_low"] is result["lift_ci_high"] is None
+            continue
+        half_width = scipy_stats.norm.ppf(1 - alpha / 2) * standard_error
+        assert close(result["lift_ci_low"], lift - half_width)
+        assert close(result["lift_ci_high"], lift + half_width)
+        tested += 1
+    assert tested > 400
+
+
+# Sequential method
+
+
+def reference_sequential_half_width(standard_error, total_visitors, alpha, tuning):
+    """GrowthBook's confidence sequence, written straight from the formula with numpy."""
+    rho = np.sqrt((-2 * np.log(alpha) + np.log(-2 * np.log(alpha) + 1)) / tuning)
+    n = np.float64(total_visitors)
+    return (
+        standard_error
+        * np.sqrt(n)
+        * np.sqrt(2 * (n * rho**2 + 1) / (n**2 * rho**2) * np.log(np.sqrt(n * rho**2 + 1) / alpha))
+    )
+
+
+def test_sequential_lift_interval_matches_the_confidence_sequence_formula():
+    rng = random.Random(404)
+    tested = 0
+    for control, variant in random_pairs(404, 600):
+        alpha = rng.choice([*ALPHAS, rng.uniform(0.001, 0.5)])
+        tuning = rng.choice([5000, 100, 1_000_000, rng.uniform(10, 100_000)])
+        result = comparison(control, variant, alpha=alpha, sequential_tuning=tuning)
+        if control[1] == 0:
+            assert result["lift"] is result["lift_ci_low"] is result["p_value"] is None
+            continue
+        lift, standard_error = delta_method_lift(control, variant)
+        if standard_error == 0:
+            assert result["lift_ci_low"] is result["p_value"] is None
+            continue
+        half_width = reference_sequential_half_width(
+            standard_error, control[0] + variant[0], alpha, tuning
+        )
+        assert close(result["lift"], lift)
+        assert close(result["lift_ci_low"], lift - half_width)
+        assert close(result["lift_ci_high"], lift + half_width)
+        tested += 1
+    assert tested > 400
+
+
+def test_sequential_p_value_is_where_the_interval_stops_containing_zero():
+    rng = random.Random(505)
+    boundary_checks = certain = hopeless = 0
+    for control, variant in random_pairs(505, 500):
+        tuning = rng.choice([5000, 200, 50_000])
+        result = comparison(control, variant, sequential_tuning=tuning)
+        p_value = result["p_value"]
+        if p_value is None:
+            continue
+        assert 0 <= p_value <= 1
+        certain += p_value < 1e-12
+        hopeless += p_value == 1
+        for alpha in [*ALPHAS, rng.uniform(0.001, 0.999)]:
+            at_alpha = comparison(control, variant, alpha=alpha, sequential_tuning=tuning)
+            excludes_zero = at_alpha["lift_ci_low"] > 0 or at_alpha["lift_ci_high"] < 0
+            assert (p_value < alpha) == excludes_zero, (control, variant, alpha, p_value)
+        if 1e-12 < p_value < 1:
+            at_p_value = comparison(control, variant, alpha=p_value, sequential_tuning=tuning)
+            nearest_bound = min(abs(at_p_value["lift_ci_low"]), abs(at_p_value["lift_ci_high"]))
+            assert nearest_bound < TOLERANCE, (control, variant, p_value)
+            boundary_checks += 1
+    # Every branch ran: the root search, and both ends where no search is needed.
+    assert boundary_checks > 60
+    assert certain > 60
+    assert hopeless > 60
+
+
+def test_sequential_interval_is_wider_than_the_fixed_one():
+    for control, variant in random_pairs(606, 200):
+        sequential = comparison(control, variant)
+        fixed = comparison(control, variant, method="fixed")
+        if sequential["lift_ci_low"] is not None:
+            assert sequential["lift_ci_low"] < fixed["lift_ci_low"]
+            assert sequential["lift_ci_high"] > fixed["lift_ci_high"]
+
+
+def test_sequential_peeking_keeps_false_positives_below_alpha_unlike_the_fixed_test():
+    """400 A/A experiments (both arms convert at 10 %), each looked at 20 times, every 500
+    visitors per arm: stopping at the first look with p < 0.05 must stay a 5 % risk."""
+    rng = np.random.default_rng(20240601)
+    experiments, looks, batch, rate = 400, 20, 500, 0.1
+    conversions = rng.binomial(batch, rate, size=(experiments, looks, 2)).cumsum(axis=1).tolist()
+    visitors = [batch * (look + 1) for look in range(looks)]
+
+    def false_positive_rate(method):
+        false_positives = 0
+        for experiment in conversions:
+            for look_visitors, (control, variant) in zip(visitors, experiment, strict=True):
+                counts = [(look_visitors, control), (look_visitors, variant)]
+                p_value = stats.analyze(counts, method=method)["variants"][1]["p_value"]
+                if p_value is not None and p_value < 0.05:
+                    false_positives += 1
+                    break
+        return false_positives / experiments
+
+    sequential_rate = false_positive_rate("sequential")
+    fixed_rate = false_positive_rate("fixed")
+    print(f"A/A false-positive rate with 20 peeks: {sequential_rate=} {fixed_rate=}")
+    assert sequential_rate <= 0.05
+    assert fixed_rate > 0.08
+
+
+# Multiple comparisons
+
+
+@pytest.fixture
+def fast_multipletests(monkeypatch):
+    """statsmodels' Holm branch runs a full gc.collect() per call (~0.1 s in this process),
+    which would make hundreds of cross-checks take a minute; its result does not depend on
+    it, so garbage collection waits until the test is over."""
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
+
+
+@pytest.mark.usefixtures("fast_multipletests")
+def test_holm_adjustment_matches_statsmodels():
+    rng = random.Random(707)
+    for _ in range(500):
+        p_values = [
+            rng.choice([rng.random(), rng.random() ** 6, 1.0, 0.0, 0.05])
+            for _ in range(rng.randint(1, 8))
+        ]
+        _, expected, _, _ = multipletests(p_values, method="holm")
+        assert stats._holm_adjust(p_values) == pytest.approx(list(expected), abs=1e-12)
+
+
+@pytest.mark.usefixtures("fast_multipletests")
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_adjusted_p_values_of_an_a_b_n_test_match_statsmodels(method):
+    rng = random.Random(808)
+    for _ in range(150):
+        control = random_arm(rng)
+        arms = [control] + [random_pair(rng)[1] for _ in range(rng.randint(2, 5))]
+        if rng.random() < 0.2:
+            arms[rng.randrange(1, len(arms))] = (0, 0)
+        variants = stats.analyze(arms, method=method)["variants"][1:]
+        p_values = [variant["p_value"] for variant in variants]
+        # An untestable variant stays part of the planned comparisons, as if its p were 1.
+        _, expected, _, _ = multipletests(
+            [1.0 if p is None else p for p in p_values], method="holm"
+        )
+        for variant, holm in zip(variants, expected, strict=True):
+            if variant["p_value"] is None:
+                assert variant["p_value_adjusted"] is None
+            else:
+                assert close(variant["p_value_adjusted"], holm)
+
+
+def test_an_a_b_test_needs_no_adjustment():
+    for control, variant in random_pairs(909, 100):
+        for method in stats.METHODS:
+            result = comparison(control, variant, method=method)
+            assert result["p_value_adjusted"] == result["p_value"]
+
+
+# Bayesian figures
+
+LARGE_PAIRS = [
+    ((1_000_000, 30_000), (1_000_000, 30_300)),
+    ((1_000_000, 30_000), (1_000_000, 29_000)),
+    ((1_000_000, 30_000), (950_000, 28_700)),
+    # Past NORMAL_APPROXIMATION_THRESHOLD on every parameter: the normal approximation.
+    ((2_000_000, 150_000), (2_000_000, 150_400)),
+    # Arms of different sizes: here a plain normal curve is 1.2e-4 off, hence the skewness
+    # correction.
+    ((1_836_593, 112_303), (3_345_593, 204_701)),
+    ((3_751_218, 2_200_152), (61_870_843, 36_315_906)),
+    ((2_000_000, 1_000_000), (1_900_000, 951_000)),
+    ((3_000_000, 2_800_000), (3_000_000, 2_799_000)),
+    # Lopsided: one arm is huge, the other tiny.
+    ((2_000_000, 100_000), (20, 2)),
+    ((20, 19), (2_000_000, 1_999_990)),
+]
+
+
+def bayesian_cases(seed, count):
+    return random_pairs(seed, count) + LARGE_PAIRS
+
+
+def test_chance_to_beat_control_matches_numerical_integration():
+    for control, variant in bayesian_cases(1001, 400):
+        result = comparison(control, variant)
+        expected = integrated_chance_to_beat(control, variant)
+        assert abs(result["chance_to_beat_control"] - expected) < BAYESIAN_TOLERANCE, (
+            control,
+            variant,
+        )
+
+
+def test_chance_to_beat_control_matches_the_exact_beta_negative_binomial_sum():
+    """Evan Miller's sum is the CDF of a beta-negative-binomial distribution: scipy sums it
+    independently, which checks the exact path far beyond the 1e-4 requirement (scipy's own
+    sum is off by up to ~1e-8 at a million visitors, hence not tighter)."""
+    for control, variant in random_pairs(1102, 200):
+        if max(control[1], variant[1]) > 50_000:
+            continue
+        (control_visitors, control_conversions), (visitors, conversions) = control, variant
+        expected = scipy_stats.betanbinom.cdf(
+            conversions,
+            1 + visitors - conversions,
+            1 + control_visitors - control_conversions,
+            1 + control_conversions,
+        )
+        assert abs(comparison(control, variant)["chance_to_beat_control"] - expected) < 1e-7
+
+
+def test_expected_loss_matches_numerical_integration():
+    for control, variant in bayesian_cases(1203, 400):
+        result = comparison(control, variant)
+        expected = integrated_expected_loss(control, variant)
+        assert abs(result["expected_loss"] - expected) < BAYESIAN_TOLERANCE, (control, variant)
+        # Losses are small numbers (0.001 = 0.1 point), so check them relatively too.
+        assert result["expected_loss"] == pytest.approx(expected, rel=1e-4, abs=1e-8)
+
+
+def test_identical_arms_have_even_chances_at_every_size():
+    for visitors in [1, 10, 1_000, 100_000, 10**7, 10**9]:
+        for rate in [0, 0.001, 0.03, 0.5, 0.97, 1]:
+            arm = (visitors, round(visitors * rate))
+            assert comparison(arm, arm)["chance_to_beat_control"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_normal_approximation_agrees_with_the_exact_sums(monkeypatch):
+    rng = random.Random(1607)
+    pairs = []
+    while len(pairs) < 40:
+        (control_visitors, _), (visitors, _) = random_pair(rng)
+        control_visitors, visitors = control_visitors * 3, visitors * 3
+        control_rate = rng.uniform(0.05, 0.95)
+        variant_rate = control_rate * rng.uniform(0.995, 1.005)
+        control = (control_visitors, round(control_visitors * control_rate))
+        variant = (visitors, min(visitors, round(visitors * variant_rate)))
+        parameters = [*stats._posterior(*control), *stats._posterior(*variant)]
+        if min(parameters) >= stats.NORMAL_APPROXIMATION_THRESHOLD:
+            pairs.append((control, variant))
+    approximated = [comparison(control, variant) for control, variant in pairs]
+    monkeypatch.setattr(stats, "NORMAL_APPROXIMATION_THRESHOLD", math.inf)
+    for (control, variant), approximate in zip(pairs, approximated, strict=True):
+        exact = comparison(control, variant)
+        for key in ("chance_to_beat_control", "expected_loss"):
+            assert approximate[key] == pytest.approx(exact[key], abs=1e-6), (control, variant)
+
+
+def test_bayesian_figures_are_fast_for_large_counts():
+    for counts in (
+        [(1_000_000, 30_000), (1_000_000, 30_450)],
+        # Just below NORMAL_APPROXIMATION_THRESHOLD: the longest exact sums.
+        [(99_000, 29_700), (99_000, 29_700)],
+        [(10**9, 3 * 10**7), (10**9, 3 * 10**7)],
+    ):
+        best = math.inf
+        for _ in range(5):
+            started = time.perf_counter()
+            stats.analyze(counts)
+            best = min(best, time.perf_counter() - started)
+        assert best < 0.05
+
+
+# Sample ratio mismatch
+
+
+def test_sample_ratio_mismatch_matches_scipy_chisquare():
+    rng = random.Random(1304)
+    detected = 0
+    for _ in range(400):
+        arm_count = rng.randint(2, 6)
+        weights = rng.choice(
+            [
+                [rng.randint(1, 100) for _ in range(arm_count)],
+                [rng.uniform(0.01, 5) for _ in range(arm_count)],
+                [1] * arm_count,
+            ]
+        )
+        total = rng.choice([rng.randint(1, 50), rng.randint(50, 100_000)])
+        shares = np.array(weights) / sum(weights)
+        # Mostly well-behaved splits, some visibly broken ones.
+        skewed = shares * np.array([rng.uniform(0.9, 1.1) for _ in range(arm_count)])
+        visitors = np.random.default_rng(rng.getrandbits(32)).multinomial(
+            total, skewed / skewed.sum()
+        )
+        counts = [(int(v), 0) for v in visitors]
+        result = stats.analyze(counts, weights=weights)
+        expected = scipy_stats.chisquare(visitors, f_exp=total * shares).pvalue
+        assert close(result["srm_p_value"], expected), (visitors, weights)
+        assert result["srm_detected"] == (expected < 0.001)
+        detected += result["srm_detected"]
+    assert 10 < detected < 300
+
+
+def test_sample_ratio_mismatch_defaults_to_equal_weights():
+    result = stats.analyze([(5_000, 0), (5_200, 0), (4_700, 0)])
+    expected = scipy_stats.chisquare([5_000, 5_200, 4_700]).pvalue
+    assert close(result["srm_p_value"], expected)
+    assert result["srm_detected"] == (expected < 0.001)
+
+
+def test_chi_square_survival_matches_scipy_across_degrees_of_freedom():
+    rng = random.Random(1405)
+    for _ in range(500):
+        degrees_of_freedom = rng.randint(1, 60)
+        statistic = rng.choice([rng.uniform(0, 5), rng.uniform(0, 200), rng.expovariate(0.01)])
+        expected = scipy_stats.chi2.sf(statistic, degrees_of_freedom)
+        assert close(stats._chi_square_survival(statistic, degrees_of_freedom), expected)
+
+
+# Sample size
+
+
+def reference_sample_size(baseline_rate, mde_relative, alpha, power):
+    p1, p2 = baseline_rate, baseline_rate * (1 + mde_relative)
+    p_bar = (p1 + p2) / 2
+    spread = scipy_stats.norm.ppf(1 - alpha / 2) * np.sqrt(2 * p_bar * (1 - p_bar))
+    spread += scipy_stats.norm.ppf(power) * np.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(spread**2 / (p2 - p1) ** 2)
+
+
+def test_sample_size_matches_the_two_proportion_formula():
+    rng = random.Random(1506)
+    assert stats.sample_size(0.1, 0.1) == reference_sample_size(0.1, 0.1, 0.05, 0.8) == 14_751
+    for _ in range(500):
+        baseline = rng.uniform(0.001, 0.6)
+        mde = rng.choice([rng.uniform(0.01, 0.5), -rng.uniform(0.01, 0.5)])
+        alpha = rng.choice(ALPHAS)
+        power = rng.choice([0.8, 0.9, rng.uniform(0.5, 0.99)])
+        expected = reference_sample_size(baseline, mde, alpha, power)
+        assert stats.sample_size(baseline, mde, alpha=alpha, power=power) == expected
+
+
+# Edge cases: no crash, None where a figure is undefined
+
+COMPARISON_KEYS = {
+    "lift",
+    "lift_ci_low",
+    "lift_ci_high",
+    "p_value",
+    "p_value_adjusted",
+    "chance_to_beat_control",
+    "expected_loss",
+}
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_all_zero_counts(method):
+    result = stats.analyze([(0, 0), (0, 0), (0, 0)], method=method)
+    assert result["srm_p_value"] == 1.0
+    assert result["srm_detected"] is False
+    control, *variants = result["variants"]
+    assert set(control) == {"visitors", "conversions", "conversion_rate", "ci_low", "ci_high"}
+    for arm in result["variants"]:
+        assert arm["conversion_rate"] == 0
+        assert arm["ci_low"] is arm["ci_high"] is None
+    for variant in variants:
+        assert set(variant) - set(control) == COMPARISON_KEYS
+        assert all(variant[key] is None for key in COMPARISON_KEYS)
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_control_without_conversions_has_no_lift(method):
+    variant = comparison((400, 0), (400, 12), method=method)
+    assert variant["lift"] is variant["lift_ci_low"] is variant["lift_ci_high"] is None
+    if method == "fixed":
+        # The z-test compares rates, not their ratio: 0 % against 3 % is testable.
+        _, expected = proportions_ztest([12, 0], [400, 400])
+        assert close(variant["p_value"], expected)
+    else:
+        assert variant["p_value"] is variant["p_value_adjusted"] is None
+    assert variant["chance_to_beat_control"] > 0.99
+    assert variant["expected_loss"] < 1e-4
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_variant_without_visitors(method):
+    result = stats.analyze([(1_000, 50), (0, 0)], method=method)
+    variant = result["variants"][1]
+    assert variant["conversion_rate"] == 0
+    assert variant["ci_low"] is variant["ci_high"] is None
+    assert all(variant[key] is None for key in COMPARISON_KEYS)
+    assert result["srm_detected"] is True
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_everybody_converting(method):
+    same = comparison((50, 50), (50, 50), method=method)
+    assert same["lift"] == 0
+    # Zero variance everywhere: no interval and no test, rather than a fake certainty.
+    assert same["lift_ci_low"] is same["lift_ci_high"] is same["p_value"] is None
+    assert close(same["chance_to_beat_control"], 0.5)
+
+    worse = comparison((50, 50), (40, 30), method=method)
+    assert worse["lift"] == pytest.approx(-0.25)
+    assert worse["lift_ci_low"] < -0.25 < worse["lift_ci_high"]
+    assert worse["p_value"] is not None
+    assert worse["chance_to_beat_control"] < 0.01
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_single_visitors(method):
+    result = stats.analyze([(1, 1), (1, 0)], method=method)
+    control, variant = result["variants"]
+    low, high = proportion_confint(1, 1, method="wilson")
+    assert close(control["ci_low"], low)
+    assert close(control["ci_high"], high)
+    assert variant["lift"] == -1
+    # No conversion in the variant makes the delta method's error zero: no interval.
+    assert variant["lift_ci_low"] is variant["lift_ci_high"] is None
+    assert close(variant["chance_to_beat_control"], integrated_chance_to_beat((1, 1), (1, 0)))
+    assert close(variant["expected_loss"], integrated_expected_loss((1, 1), (1, 0)))
+    assert result["srm_p_value"] == 1.0
+
+
+def test_clear_winner_gets_tiny_p_values_not_zero_divisions():
+    for method in stats.METHODS:
+        variant = comparison((100_000, 1_000), (100_000, 2_000), method=method)
+        assert variant["p_value"] < 1e-12
+        assert variant["chance_to_beat_control"] == pytest.approx(1)
+        assert variant["expected_loss"] == pytest.approx(0, abs=1e-12)
+
+
+# Input validation
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"counts": [(10, 11), (10, 1)]}, r"counts\[0\]: conversions \(11\) cannot exceed"),
+        ({"counts": [(10, 1), (-1, 0)]}, r"counts\[1\]: visitors and conversions cannot be"),
+        ({"counts": [(10, 1), (10, -1)]}, r"counts\[1\]: visitors and conversions cannot be"),
+        ({"counts": [(10, 1), (10.5, 1)]}, r"counts\[1\] must be a \(visitors, conversions\)"),
+        ({"counts": [(10, 1), (10, 1, 1)]}, r"counts\[1\] must be a \(visitors, conversions\)"),
+        ({"counts": [(10, 1)]}, "at least two variants"),
+        ({"counts": []}, "at least two variants"),
+        ({"alpha": 0}, r"alpha must be between 0 and 1"),
+        ({"alpha": 1}, r"alpha must be between 0 and 1"),
+        ({"alpha": -0.05}, r"alpha must be between 0 and 1"),
+        ({"method": "bayes"}, "method must be one of sequential, fixed, not 'bayes'"),
+        ({"weights": [50, 50, 0]}, "weights must be positive numbers"),
+        ({"weights": [50, 50]}, "weights has 2 values for 3 variants"),
+        ({"sequential_tuning": 0}, "sequential_tuning must be a positive number"),
+        ({"sequential_tuning": math.inf}, "sequential_tuning must be a positive number"),
+        ({"weights": [1, 1, math.nan]}, "weights must be positive numbers"),
+        ({"alpha": "0.05"}, r"alpha must be between 0 and 1"),
+    ],
+)
+def test_invalid_input_is_refused_with_a_clear_message(arguments, message):
+    arguments = {"counts": [(10, 1), (10, 2), (10, 3)], **arguments}
+    with pytest.raises(ValueError, match=message):
+        stats.analyze(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"baseline_rate": 0}, "baseline_rate must be between 0 and 1"),
+        ({"baseline_rate": 1.2}, "baseline_rate must be between 0 and 1"),
+        ({"mde_relative": 0}, "mde_relative must be non-zero"),
+        ({"mde_relative": 9}, r"keep the target rate in \(0, 1\)"),
+        ({"alpha": 1.5}, "alpha must be between 0 and 1"),
+        ({"power": 1}, "power must be between 0 and 1"),
+    ],
+)
+def test_invalid_sample_size_input_is_refused(arguments, message):
+    arguments = {"baseline_rate": 0.1, "mde_relative": 0.1, **arguments}
+    with pytest.raises(ValueError, match=message):
+        stats.sample_size(**arguments)

@@ -1,0 +1,582 @@
+"""The statistics behind an experiment's results, in plain Python.
+
+Pure standard library on purpose (no Django, no scipy): the same code runs in the admin, the
+API and the command line, and the tests compare every figure with scipy and statsmodels.
+
+``analyze()`` is the one place results are computed. For each variant it reports:
+
+- **conversion rate**: the share of a variant's visitors who converted, with a range of
+  plausible true rates (the *Wilson* interval, which stays sensible for small samples and for
+  rates near 0 % or 100 %).
+- **lift**: how much better (or worse) a variant converts than the control, relative to the
+  control: +0.10 means "converts 10 % more". Its range comes from the *delta method*, the
+  usual approximation of a ratio's uncertainty.
+- **p-value**: how surprising a difference this large would be if the variant were no
+  different from the control. Below ``alpha`` (5 % by default) counts as significant.
+  Two methods exist:
+
+  - ``"sequential"`` (default): an *always-valid* confidence sequence (Waudby-Smith et al.,
+    the one GrowthBook uses). Results can be looked at every day, and stopping as soon as
+    they look significant still keeps false alarms below ``alpha``.
+  - ``"fixed"``: the classic two-proportion z-test. Valid only when you decide the sample
+    size up front (see ``sample_size()``) and read the result once: peeking daily and
+    stopping at the first significant day produces far more false alarms than ``alpha``.
+
+- **adjusted p-value**: with several variants, one of them looks significant by luck more
+  often; the Holm-Bonferroni correction compensates. Use it to decide with three or more
+  variants.
+- **chance to beat control** and **expected loss**: the Bayesian view, with a uniform prior
+  on each rate. The first is the probability that the variant's true rate is higher; the
+  second is how much conversion rate (in absolute terms, 0.002 = 0.2 points) you would lose
+  on average by choosing the variant if it is in fact worse.
+- **sample ratio mismatch (SRM)**: whether the visitor counts fit the configured weights.
+  A mismatch (p < 0.001) means the assignment or tracking is broken, and the other figures
+  should not be trusted until it is fixed.
+
+Undefined figures are ``None`` rather than a misleading number: the lift when the control
+has no conversions, a confidence interval with no visitors, and so on. Nothing here raises
+on zero counts.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Sequence
+from statistics import NormalDist
+
+METHODS = ("sequential", "fixed")
+DEFAULT_ALPHA = 0.05
+# GrowthBook's default: the confidence sequence is tightest around 5,000 visitors in total.
+DEFAULT_SEQUENTIAL_TUNING = 5000
+# An SRM check runs on every look at the results, so it needs a strict threshold to avoid
+# crying wolf; 0.001 is the industry's usual choice (GrowthBook, Optimizely, Statsig).
+SRM_P_VALUE_THRESHOLD = 0.001
+# Once every Beta parameter (conversions + 1 and non-conversions + 1 of both arms) reaches
+# this size, the Bayesian figures come from a normal approximation with a skewness
+# correction, measured within 1e-6 of the exact sums from here on (a plain normal curve can
+# be 1e-4 off at this size when the arms differ in size). Below it, the exact sums are used;
+# they are fast (see _beta_exceeds_sum), but their rounding grows with the counts.
+NORMAL_APPROXIMATION_THRESHOLD = 100_000
+
+_STANDARD_NORMAL = NormalDist()
+# Stop adding terms of a sum once they cannot change the result in double precision.
+_NEGLIGIBLE_FRACTION = 1e-17
+# exp(-745) underflows to 0.0: a sequential p-value that small is reported as 0.0.
+_LARGEST_NEG_LOG_ALPHA = 745.0
+_ROOT_TOLERANCE = 1e-13
+_GAMMA_EPSILON = 1e-15
+_GAMMA_MAX_ITERATIONS = 10_000
+_TINY = 1e-300
+# From here on, four terms of Stirling's series give lgamma to better than 1e-15.
+_STIRLING_FROM = 20.0
+
+
+def analyze(
+    counts: Sequence[tuple[int, int]],
+    weights: Sequence[float] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    method: str = "sequential",
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+) -> dict:
+    """Every figure of an experiment's results, from its ``(visitors, conversions)`` counts.
+
+    ``counts`` lists the control first, then the variants. ``weights`` are the configured
+    traffic shares in any positive scale (default: equal), used by the SRM check only.
+    ``alpha`` is the accepted false-alarm rate: intervals are at ``1 - alpha``.
+
+    Returns ``{"variants": [...], "srm_p_value": float, "srm_detected": bool}``. Each
+    variant holds ``visitors``, ``conversions``, ``conversion_rate``, ``ci_low``, ``ci_high``
+    (``None`` with no visitors); every variant but the control also ``lift``,
+    ``lift_ci_low``, ``lift_ci_high``, ``p_value``, ``p_value_adjusted``,
+    ``chance_to_beat_control`` and ``expected_loss`` (see the module docstring).
+
+    ``None`` marks what cannot be computed yet: the lift without conversions in the
+    control; its interval (and the sequential p-value, which is read off it) when the
+    variant has no conversions or everybody converted in both arms, since the error
+    estimate is then zero; the z-test's p-value when nobody or everybody converted in both
+    arms; and everything comparative while an arm has no visitors.
+    """
+    arms = _validated_counts(counts)
+    _validate_alpha(alpha)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if not (_is_number(sequential_tuning) and 0 < sequential_tuning < math.inf):
+        raise ValueError("sequential_tuning must be a positive number")
+    shares = _validated_shares(weights, len(arms))
+
+    variants = []
+    for visitors, conversions in arms:
+        ci_low, ci_high = _wilson_interval(visitors, conversions, alpha)
+        variants.append(
+            {
+                "visitors": visitors,
+                "conversions": conversions,
+                "conversion_rate": conversions / visitors if visitors else 0.0,
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+            }
+        )
+
+    control = arms[0]
+    for variant, arm in zip(variants[1:], arms[1:], strict=True):
+        variant.update(_comparison(control, arm, alpha, method, sequential_tuning))
+    adjusted = _holm_adjust([variant["p_value"] for variant in variants[1:]])
+    for variant, p_value_adjusted in zip(variants[1:], adjusted, strict=True):
+        variant["p_value_adjusted"] = p_value_adjusted
+
+    srm_p_value = _sample_ratio_mismatch_p_value([visitors for visitors, _ in arms], shares)
+    return {
+        "variants": variants,
+        "srm_p_value": srm_p_value,
+        "srm_detected": srm_p_value < SRM_P_VALUE_THRESHOLD,
+    }
+
+
+def sample_size(
+    baseline_rate: float, mde_relative: float, alpha: float = DEFAULT_ALPHA, power: float = 0.8
+) -> int:
+    """Visitors needed in EACH variant to detect a relative lift of ``mde_relative``.
+
+    ``baseline_rate`` is the control's expected conversion rate; ``mde_relative`` the
+    smallest lift worth detecting (0.1 = 10 % more conversions); ``power`` the chance of
+    detecting it if it is real. For the ``"fixed"`` method, which is valid only when the
+    sample size is decided up front like this.
+    """
+    if not 0 < baseline_rate < 1:
+        raise ValueError("baseline_rate must be between 0 and 1 (exclusive)")
+    _validate_alpha(alpha)
+    if not 0 < power < 1:
+        raise ValueError("power must be between 0 and 1 (exclusive)")
+    target_rate = baseline_rate * (1 + mde_relative)
+    if mde_relative == 0 or not 0 < target_rate < 1:
+        raise ValueError("mde_relative must be non-zero and keep the target rate in (0, 1)")
+    mean_rate = (baseline_rate + target_rate) / 2
+    z_alpha = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
+    z_power = _STANDARD_NORMAL.inv_cdf(power)
+    spread = z_alpha * math.sqrt(2 * mean_rate * (1 - mean_rate)) + z_power * math.sqrt(
+        baseline_rate * (1 - baseline_rate) + target_rate * (1 - target_rate)
+    )
+    return math.ceil(spread**2 / (target_rate - baseline_rate) ** 2)
+
+
+def _wilson_interval(
+    visitors: int, conversions: int, alpha: float = DEFAULT_ALPHA
+) -> tuple[float | None, float | None]:
+    """The range of plausible true conversion rates (Wilson score interval at 1 - alpha).
+
+    ``(None, None)`` with no visitors: there is no data to give a range for.
+    """
+    if visitors == 0:
+        return None, None
+    z = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
+    rate = conversions / visitors
+    z_squared_per_visitor = z * z / visitors
+    centre = (rate + z_squared_per_visitor / 2) / (1 + z_squared_per_visitor)
+    half_width = (
+        z
+        / (1 + z_squared_per_visitor)
+        * math.sqrt(rate * (1 - rate) / visitors + z_squared_per_visitor / (4 * visitors))
+    )
+    # The interval always holds the observed rate and lies within [0, 1]; rounding must not
+    # make a bound cross either (at 0 or all conversions the bound is the rate itself).
+    return min(max(0.0, centre - half_width), rate), max(min(1.0, centre + half_width), rate)
+
+
+def _two_proportion_p_value(
+    control_visitors: int, control_conversions: int, visitors: int, conversions: int
+) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test (the ``"fixed"`` method).
+
+    ``None`` when an arm has no visitors, or when nobody or everybody converted in both
+    arms (then there is no variation to test against).
+    """
+    if control_visitors == 0 or visitors == 0:
+        return None
+    pooled_rate = (control_conversions + conversions) / (control_visitors + visitors)
+    if pooled_rate in (0.0, 1.0):
+        return None
+    standard_error = math.sqrt(
+        pooled_rate * (1 - pooled_rate) * (1 / control_visitors + 1 / visitors)
+    )
+    z = (conversions / visitors - control_conversions / control_visitors) / standard_error
+    # erfc keeps tiny p-values accurate, where 1 - cdf would round to 0.
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def _sequential_half_width(
+    standard_error: float, total_visitors: int, neg_log_alpha: float, tuning: float
+) -> float:
+    """Half-width of the always-valid confidence sequence around an estimate.
+
+    Waudby-Smith et al.'s asymptotic confidence sequence, as GrowthBook computes it: wider
+    than a one-off interval, so that it stays valid however often it is looked at.
+    """
+    # Taking -ln(alpha) rather than alpha lets the p-value search go below the smallest
+    # float. With x = N rho^2, the published se * sqrt(N) * sqrt(2 (x + 1) / (N^2 rho^2) *
+    # ln(sqrt(x + 1) / alpha)) simplifies to the expression below.
+    rho_squared = (2 * neg_log_alpha + math.log1p(2 * neg_log_alpha)) / tuning
+    x = total_visitors * rho_squared
+    return standard_error * math.sqrt(2 * (1 + 1 / x) * (0.5 * math.log1p(x) + neg_log_alpha))
+
+
+def _sequential_p_value(
+    effect: float, standard_error: float, total_visitors: int, tuning: float
+) -> float:
+    """The smallest alpha whose confidence sequence excludes zero.
+
+    So ``p_value < alpha`` exactly when the interval reported at ``alpha`` excludes zero.
+    """
+    # The half-width grows strictly with -ln(alpha) (rho moves with alpha too, but
+    # d(width)/d(-ln alpha) > 0 follows from ln(1 + u) >= u / (1 + u)), so the crossing
+    # point is unique and bisection finds it. As alpha -> 1 the half-width tends to
+    # se * sqrt(1 + tuning / (2 N)), not zero: an effect inside that is never significant.
+    target = abs(effect)
+    if target <= standard_error * math.sqrt(1 + tuning / (2 * total_visitors)):
+        return 1.0
+    if _sequential_half_width(standard_error, total_visitors, _LARGEST_NEG_LOG_ALPHA, tuning) < (
+        target
+    ):
+        return 0.0
+    low, high = 0.0, _LARGEST_NEG_LOG_ALPHA
+    while high - low > _ROOT_TOLERANCE * max(1.0, low):
+        middle = (low + high) / 2
+        if _sequential_half_width(standard_error, total_visitors, middle, tuning) < target:
+            low = middle
+        else:
+            high = middle
+    return math.exp(-(low + high) / 2)
+
+
+def _holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    A ``None`` (a variant that cannot be tested yet) stays ``None`` but still counts as one
+    of the comparisons: the variants were planned, so leaving one out would make the others
+    look more significant than they are.
+    """
+    tested = sorted(
+        (p_value, index) for index, p_value in enumerate(p_values) if p_value is not None
+    )
+    comparisons = len(p_values)
+    adjusted: list[float | None] = [None] * comparisons
+    running_max = 0.0
+    for rank, (p_value, index) in enumerate(tested):
+        running_max = max(running_max, min(1.0, (comparisons - rank) * p_value))
+        adjusted[index] = running_max
+    return adjusted
+
+
+def _chance_to_beat_control(
+    control_visitors: int, control_conversions: int, visitors: int, conversions: int
+) -> float:
+    """Probability that the variant's true rate beats the control's (uniform priors)."""
+    control = _posterior(control_visitors, control_conversions)
+    variant = _posterior(visitors, conversions)
+    if _normal_approximation_applies(control, variant):
+        mean, sd, skewness = _approximate_difference(variant, control)
+        z = mean / sd
+        # First-order Edgeworth expansion: the normal curve, corrected for the lopsidedness
+        # that Beta curves keep even at large counts.
+        chance = _STANDARD_NORMAL.cdf(z) + skewness / 6 * (z * z - 1) * _STANDARD_NORMAL.pdf(z)
+        return min(1.0, max(0.0, chance))
+    return _beta_exceeds(*variant, *control)
+
+
+def _expected_loss(
+    control_visitors: int, control_conversions: int, visitors: int, conversions: int
+) -> float:
+    """Average conversion rate lost by choosing the variant, counting only when it is worse.
+
+    E[max(control rate - variant rate, 0)] under the same posteriors, in absolute rate units.
+    """
+    control = _posterior(control_visitors, control_conversions)
+    variant = _posterior(visitors, conversions)
+    if _normal_approximation_applies(control, variant):
+        mean, sd, skewness = _approximate_difference(control, variant)
+        z = mean / sd
+        # E[max(D, 0)] for a normal D, plus the same Edgeworth skewness term as above.
+        density = _STANDARD_NORMAL.pdf(z)
+        loss = mean * _STANDARD_NORMAL.cdf(z) + sd * density * (1 - skewness / 6 * z)
+        return max(0.0, loss)
+    # E[(c - v)+] = E[c 1{c > v}] - E[v 1{c > v}], and E[c 1{c > v}] = mean(c) P(c' > v)
+    # where c' has one more conversion than c (the Beta density times x is the next Beta).
+    (control_a, control_b), (variant_a, variant_b) = control, variant
+    control_mean = control_a / (control_a + control_b)
+    variant_mean = variant_a / (variant_a + variant_b)
+    loss = control_mean * _beta_exceeds(
+        control_a + 1, control_b, variant_a, variant_b
+    ) - variant_mean * _beta_exceeds(control_a, control_b, variant_a + 1, variant_b)
+    # The two terms nearly cancel for a clearly better variant; rounding must not go below 0.
+    return max(0.0, loss)
+
+
+def _sample_ratio_mismatch_p_value(visitors: Sequence[int], shares: Sequence[float]) -> float:
+    """p-value of Pearson's chi-square test of the visitor counts against the shares.
+
+    Small means the split is unlikely to come from the configured weights: something
+    (assignment, tracking, bots, redirects) loses or adds visitors to some variants.
+    """
+    total = sum(visitors)
+    if total == 0:
+        return 1.0
+    statistic = 0.0
+    for observed, share in zip(visitors, shares, strict=True):
+        expected = total * share
+        statistic += (observed - expected) ** 2 / expected
+    return _chi_square_survival(statistic, len(visitors) - 1)
+
+
+def _chi_square_survival(statistic: float, degrees_of_freedom: int) -> float:
+    """P(chi-square with ``degrees_of_freedom`` >= ``statistic``)."""
+    return _regularized_upper_gamma(degrees_of_freedom / 2, statistic / 2)
+
+
+def _comparison(
+    control: tuple[int, int],
+    variant: tuple[int, int],
+    alpha: float,
+    method: str,
+    tuning: float,
+) -> dict:
+    control_visitors, control_conversions = control
+    visitors, conversions = variant
+    both_seen = control_visitors > 0 and visitors > 0
+    lift, standard_error = _lift(control_visitors, control_conversions, visitors, conversions)
+
+    lift_ci_low = lift_ci_high = p_value = None
+    # A zero standard error (no conversions in the variant, or every visitor converting in
+    # both arms) would give a zero-width interval and a p-value of 0: pure artefacts of the
+    # approximation, so the interval is left undefined instead.
+    has_interval = lift is not None and standard_error > 0
+    if method == "fixed":
+        p_value = _two_proportion_p_value(*control, *variant)
+        if has_interval:
+            half_width = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2) * standard_error
+            lift_ci_low, lift_ci_high = lift - half_width, lift + half_width
+    elif has_interval:
+        total_visitors = control_visitors + visitors
+        half_width = _sequential_half_width(
+            standard_error, total_visitors, -math.log(alpha), tuning
+        )
+        lift_ci_low, lift_ci_high = lift - half_width, lift + half_width
+        p_value = _sequential_p_value(lift, standard_error, total_visitors, tuning)
+
+    return {
+        "lift": lift,
+        "lift_ci_low": lift_ci_low,
+        "lift_ci_high": lift_ci_high,
+        "p_value": p_value,
+        # Without visitors in an arm the posterior is only the prior: a "90 % chance to
+        # beat control" for a variant nobody saw would be misleading.
+        "chance_to_beat_control": _chance_to_beat_control(*control, *variant)
+        if both_seen
+        else None,
+        "expected_loss": _expected_loss(*control, *variant) if both_seen else None,
+    }
+
+
+def _lift(
+    control_visitors: int, control_conversions: int, visitors: int, conversions: int
+) -> tuple[float | None, float]:
+    """Relative lift and its delta-method standard error; ``None`` when undefined."""
+    if control_visitors == 0 or visitors == 0 or control_conversions == 0:
+        return None, 0.0
+    control_rate = control_conversions / control_visitors
+    rate = conversions / visitors
+    variance = (
+        rate * (1 - rate) / visitors / control_rate**2
+        + rate**2 * control_rate * (1 - control_rate) / control_visitors / control_rate**4
+    )
+    return (rate - control_rate) / control_rate, math.sqrt(variance)
+
+
+def _posterior(visitors: int, conversions: int) -> tuple[int, int]:
+    """Beta posterior parameters of a rate, from a uniform Beta(1, 1) prior."""
+    return 1 + conversions, 1 + visitors - conversions
+
+
+def _normal_approximation_applies(control: tuple[int, int], variant: tuple[int, int]) -> bool:
+    return min(*control, *variant) >= NORMAL_APPROXIMATION_THRESHOLD
+
+
+def _approximate_difference(
+    first: tuple[int, int], second: tuple[int, int]
+) -> tuple[float, float, float]:
+    """Mean, standard deviation and skewness of first - second, two Beta-distributed rates."""
+    cumulants = []
+    for a, b in (first, second):
+        total = a + b
+        mean = a / total
+        variance = mean * (1 - mean) / (total + 1)
+        skewness = 2 * (b - a) * math.sqrt(total + 1) / ((total + 2) * math.sqrt(a * b))
+        cumulants.append((mean, variance, skewness * variance**1.5))
+    (first_mean, first_variance, first_third), (second_mean, second_variance, second_third) = (
+        cumulants
+    )
+    sd = math.sqrt(first_variance + second_variance)
+    return first_mean - second_mean, sd, (first_third - second_third) / sd**3
+
+
+def _beta_exceeds(a1: int, b1: int, a2: int, b2: int) -> float:
+    """P(X > Y) for X ~ Beta(a1, b1), Y ~ Beta(a2, b2), all parameters whole numbers.
+
+    Evan Miller's closed form is a sum with ``a1`` terms. The same probability is also
+    1 - P(Y > X) (``a2`` terms) or, flipping rates to non-rates, P(1 - Y > 1 - X) (``b2``
+    terms) and 1 - P(1 - X > 1 - Y) (``b1`` terms); the shortest is used.
+    """
+    shortest = min(a1, a2, b1, b2)
+    if shortest == a1:
+        return _beta_exceeds_sum(a1, b1, a2, b2)
+    if shortest == a2:
+        return 1.0 - _beta_exceeds_sum(a2, b2, a1, b1)
+    if shortest == b2:
+        return _beta_exceeds_sum(b2, a2, b1, a1)
+    return 1.0 - _beta_exceeds_sum(b1, a1, b2, a2)
+
+
+def _beta_exceeds_sum(a1: int, b1: int, a2: int, b2: int) -> float:
+    """Evan Miller's sum for P(X > Y), X ~ Beta(a1, b1), Y ~ Beta(a2, b2), a1 whole.
+
+    Term i (0 <= i < a1) is B(a2 + i, b1 + b2) / ((b1 + i) B(1 + i, b1) B(a2, b2)). The
+    terms rise to one peak and fall again, and the ratio of neighbours is a simple fraction,
+    so the sum starts at the peak and walks outwards until the terms stop mattering: a few
+    hundred steps even for millions of visitors, instead of one lgamma-heavy term per
+    conversion.
+    """
+    b_sum = a2 + b1 + b2
+    # term(i + 1) / term(i) = (a2 + i)(b1 + i) / ((a2 + b1 + b2 + i)(1 + i)), which is
+    # above 1 exactly while i is below peak_bound.
+    peak_bound = (a2 * b1 - a2 - b1 - b2) / (b2 + 1)
+    peak = min(max(math.ceil(peak_bound), 0), a1 - 1)
+
+    # Terms relative to the peak's, so nothing underflows however small the result.
+    total = 1.0
+    term = 1.0
+    for i in range(peak, a1 - 1):
+        term *= (a2 + i) * (b1 + i) / ((b_sum + i) * (1 + i))
+        total += term
+        if term < _NEGLIGIBLE_FRACTION * total:
+            break
+    term = 1.0
+    for i in range(peak - 1, -1, -1):
+        term *= (b_sum + i) * (1 + i) / ((a2 + i) * (b1 + i))
+        total += term
+        if term < _NEGLIGIBLE_FRACTION * total:
+            break
+    # The peak term's logarithm, regrouped from its three Beta functions so that the large
+    # lgamma values (millions of visitors) cancel inside _lgamma_increase, not after it.
+    log_peak_term = (
+        _lgamma_increase(b1, peak)
+        + _lgamma_increase(a2, peak)
+        - math.lgamma(peak + 1)
+        - _lgamma_increase(b1 + b2, a2 + peak)
+        + _lgamma_increase(b2, a2)
+    )
+    return min(1.0, math.exp(log_peak_term + math.log(total)))
+
+
+def _lgamma_increase(x: float, h: float) -> float:
+    """lgamma(x + h) - lgamma(x), accurate even when both lgamma values are huge.
+
+    Subtracting math.lgamma values of about 2e10 (a billion visitors) keeps only ~1e-6 of
+    absolute precision; Stirling's series for the difference keeps ~1e-15 relative.
+    """
+    if x < _STIRLING_FROM:
+        return math.lgamma(x + h) - math.lgamma(x)
+    y = x + h
+    return (
+        (x - 0.5) * math.log1p(h / x)
+        + h * (math.log(y) - 1)
+        + _stirling_correction(y)
+        - _stirling_correction(x)
+    )
+
+
+def _stirling_correction(x: float) -> float:
+    """lgamma(x) - ((x - 1/2) ln x - x + ln(2 pi) / 2), for x >= _STIRLING_FROM."""
+    inverse_square = 1 / (x * x)
+    return (
+        1 / 12 - inverse_square * (1 / 360 - inverse_square * (1 / 1260 - inverse_square / 1680))
+    ) / x
+
+
+def _regularized_upper_gamma(a: float, x: float) -> float:
+    """Q(a, x) = Gamma(a, x) / Gamma(a), Numerical Recipes' gammq."""
+    if x <= 0:
+        return 1.0
+    log_prefactor = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        # The series for the lower part converges fast here; the continued fraction does
+        # beyond. Q = 1 - P loses relative precision only where Q is close to 1.
+        term = total = 1 / a
+        shape = a
+        for _ in range(_GAMMA_MAX_ITERATIONS):
+            shape += 1
+            term *= x / shape
+            total += term
+            if abs(term) < abs(total) * _GAMMA_EPSILON:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_prefactor))
+    # Modified Lentz evaluation of the continued fraction for the upper part.
+    b = x + 1 - a
+    c = 1 / _TINY
+    d = 1 / b
+    fraction = d
+    for i in range(1, _GAMMA_MAX_ITERATIONS):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = d if abs(d) >= _TINY else _TINY
+        c = b + an / c
+        c = c if abs(c) >= _TINY else _TINY
+        d = 1 / d
+        step = d * c
+        fraction *= step
+        if abs(step - 1) < _GAMMA_EPSILON:
+            break
+    return min(1.0, math.exp(log_prefactor) * fraction)
+
+
+def _validated_counts(counts: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    if len(counts) < 2:
+        raise ValueError("counts needs at least two variants: the control first, then one more")
+    arms = []
+    for position, pair in enumerate(counts):
+        try:
+            visitors, conversions = (operator.index(value) for value in pair)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"counts[{position}] must be a (visitors, conversions) pair of whole numbers"
+            ) from None
+        if visitors < 0 or conversions < 0:
+            raise ValueError(f"counts[{position}]: visitors and conversions cannot be negative")
+        if conversions > visitors:
+            raise ValueError(
+                f"counts[{position}]: conversions ({conversions}) cannot exceed "
+                f"visitors ({visitors})"
+            )
+        arms.append((visitors, conversions))
+    return arms
+
+
+def _validated_shares(weights: Sequence[float] | None, count: int) -> list[float]:
+    if weights is None:
+        return [1 / count] * count
+    if len(weights) != count:
+        raise ValueError(f"weights has {len(weights)} values for {count} variants")
+    if not all(_is_number(weight) and 0 < weight < math.inf for weight in weights):
+        raise ValueError("weights must be positive numbers")
+    total = sum(weights)
+    return [weight / total for weight in weights]
+
+
+def _validate_alpha(alpha: float) -> None:
+    if not (_is_number(alpha) and 0 < alpha < 1):
+        raise ValueError("alpha must be between 0 and 1 (exclusive)")
+
+
+def _is_number(value: object) -> bool:
+    # numbers.Real also admits numpy's scalars; a bool is a number only by accident.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
