@@ -1,6 +1,9 @@
 """All of the app's Wagtail wiring: page serving hooks, admin screens, permissions."""
 
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.widgets.button import Button
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
@@ -9,6 +12,7 @@ from .leads.viewsets import LeadFormViewSet
 from .models import Event, Experiment, Lead
 from .permissions import RecordedDataPermissionPolicy
 from .serving import serve_assigned_variant
+from .views.pages import CreateExperimentFromPageView, notify_editor_of_experiments
 from .viewsets import ExperimentsMenu
 
 # Innermost in the chain (highest order), so Wagtail's own hooks, view restrictions
@@ -28,3 +32,38 @@ register_snippet(LeadFormViewSet)
 @hooks.register("register_admin_viewset")
 def register_experiments_menu():
     return ExperimentsMenu()
+
+
+hooks.register("before_edit_page", notify_editor_of_experiments)
+
+
+@hooks.register("register_admin_urls")
+def register_page_experiment_urls():
+    return [
+        path(
+            "experiments/from-page/<int:page_id>/",
+            CreateExperimentFromPageView.as_view(),
+            name="wagtail_experiments_create_from_page",
+        )
+    ]
+
+
+def _create_experiment_button(page, user, priority):
+    if page.is_root() or page.depth <= 1:
+        return
+    yield Button(
+        _("Create experiment"),
+        url=reverse("wagtail_experiments_create_from_page", args=[page.pk]),
+        icon_name="tasks",
+        priority=priority,
+    )
+
+
+@hooks.register("register_page_header_buttons")
+def page_header_experiment_button(page, user, view_name=None, next_url=None):
+    yield from _create_experiment_button(page, user, priority=80)
+
+
+@hooks.register("register_page_listing_more_buttons")
+def page_listing_experiment_button(page, user, next_url=None):
+    yield from _create_experiment_button(page, user, priority=70)

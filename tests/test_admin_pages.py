@@ -1,0 +1,56 @@
+"""Experiments seen from the page editor: the notice, and "Create experiment"."""
+
+import pytest
+
+from sandbox_site.home.models import LandingPage
+from wagtail_experiments.models import Experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_editing_a_page_under_test_says_so(demo, admin_client):
+    html = admin_client.get(f"/admin/pages/{demo.control_page_id}/edit/").content.decode()
+    assert "This page is the control of the running experiment" in html
+    assert f"/admin/experiments/edit/{demo.pk}/" in html
+    variant_b = demo.variants.get(key="b")
+    html = admin_client.get(f"/admin/pages/{variant_b.page_id}/edit/").content.decode()
+    assert "variant “b”" in html
+    home = demo.control_page.get_parent()
+    assert "This page is" not in admin_client.get(f"/admin/pages/{home.pk}/edit/").content.decode()
+
+
+def test_create_experiment_from_a_page(demo, admin_client):
+    page = demo.control_page.get_parent().add_child(
+        instance=LandingPage(title="Pricing", slug="pricing")
+    )
+    edit = admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    url = f"/admin/experiments/from-page/{page.pk}/"
+    assert url in edit
+    assert "A draft copy" in admin_client.get(url).content.decode()
+
+    response = admin_client.post(url)
+    experiment = Experiment.objects.get(slug="pricing-test")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/experiments/edit/{experiment.pk}/"
+    control, copy = [variant.page.specific for variant in experiment.ordered_variants()]
+    assert control.pk == page.pk and experiment.control_page_id == page.pk
+    assert (copy.slug, copy.title, copy.live) == ("pricing-b", "Pricing (variant B)", False)
+    assert experiment.status == "draft"
+    # A second experiment from the same page gets fresh slugs.
+    admin_client.post(url)
+    assert Experiment.objects.filter(slug="pricing-test-2").exists()
+    assert LandingPage.objects.filter(slug="pricing-b-2").exists()
+
+
+def test_create_experiment_needs_permission(demo, client, django_user_model):
+    from django.contrib.auth.models import Group, Permission
+
+    user = django_user_model.objects.create_user("editor2", password="x")
+    group = Group.objects.get(name="Editors")  # Wagtail's default editors: pages, no experiments
+    user.groups.add(group)
+    assert group.permissions.filter(codename="access_admin").exists()
+    assert not Permission.objects.filter(group=group, codename="add_experiment").exists()
+    client.force_login(user)
+    response = client.post(f"/admin/experiments/from-page/{demo.control_page_id}/")
+    assert response.status_code in (302, 403)
+    assert Experiment.objects.count() == 1

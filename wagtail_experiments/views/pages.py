@@ -1,0 +1,111 @@
+"""Experiments from the page editor's side: a notice on pages under test, and a page
+action that starts a new experiment from a page."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.models import Page
+from wagtail.permissions import policy_registry
+
+from ..models import Experiment, Variant
+
+
+def experiments_of_page(page):
+    """The page's roles in experiments that are not archived: [(variant, experiment)]."""
+    return [
+        (variant, variant.experiment)
+        for variant in Variant.objects.filter(page=page)
+        .exclude(experiment__status=Experiment.Status.ARCHIVED)
+        .select_related("experiment")
+    ]
+
+
+def notify_editor_of_experiments(request, page):
+    """``before_edit_page`` hook: editing a page under test says so, with a link."""
+    if request.method != "GET":
+        return
+    for variant, experiment in experiments_of_page(page):
+        role = _("the control") if variant.is_control else _("variant “%(key)s”") % {
+            "key": variant.key
+        }
+        messages.info(
+            request,
+            format_html(
+                _("This page is {role} of the {status} experiment <a href=\"{url}\">{name}</a>."),
+                role=role,
+                status=experiment.get_status_display().lower(),
+                url=reverse("experiments:edit", args=[experiment.pk]),
+                name=experiment.name,
+            ),
+        )
+
+
+def _free_slug(model, base, field="slug", **filters):
+    slug, counter = base, 1
+    while model.objects.filter(**{field: slug}, **filters).exists():
+        counter += 1
+        slug = f"{base}-{counter}"
+    return slug
+
+
+class CreateExperimentFromPageView(WagtailAdminTemplateMixin, TemplateView):
+    """Copy the page as a draft variant and open a new draft experiment of the two."""
+
+    template_name = "wagtail_experiments/admin/create_from_page.html"
+    header_icon = "tasks"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.page = get_object_or_404(Page, pk=kwargs["page_id"]).specific
+
+    def dispatch(self, request, *args, **kwargs):
+        parent = self.page.get_parent()
+        may_copy = self.page.permissions_for_user(request.user).can_copy_to(parent)
+        may_add = policy_registry.get_by_type(Experiment).user_has_permission(
+            request.user, "add"
+        )
+        if not (may_copy and may_add):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_page_title(self):
+        return _("Create an experiment of “%(title)s”") % {"title": self.page.title}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(page=self.page, **kwargs)
+
+    @transaction.atomic
+    def post(self, request, *args, **kwargs):
+        parent = self.page.get_parent()
+        copy = self.page.copy(
+            to=parent,
+            update_attrs={
+                "title": _("%(title)s (variant B)") % {"title": self.page.title},
+                "slug": _free_slug(Page, f"{self.page.slug}-b", path__startswith=parent.path),
+            },
+            keep_live=False,
+            user=request.user,
+        )
+        experiment = Experiment(
+            name=_("Test of “%(title)s”") % {"title": self.page.title},
+            slug=_free_slug(Experiment, slugify(f"{self.page.slug}-test")[:60]),
+            control_page=self.page,
+        )
+        experiment.variants = [
+            Variant(key="control", page=self.page, weight=50, is_control=True, sort_order=0),
+            Variant(key="b", page=copy, weight=50, sort_order=1),
+        ]
+        experiment.save()
+        messages.success(
+            request,
+            _("Created a draft copy of the page as variant B. Edit and publish it, then "
+              "start the experiment."),
+        )
+        return redirect("experiments:edit", experiment.pk)
