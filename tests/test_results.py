@@ -1,6 +1,7 @@
 """The one results function and the experiment_results command."""
 
 import json
+import math
 from io import StringIO
 
 import pytest
@@ -124,3 +125,110 @@ def test_results_count_conversions_once_per_visitor_with_values_goals_and_source
     cta_results = experiment_results(demo, goal="cta")
     assert [v["conversions"] for v in cta_results["variants"]] == [2, 0, 1]
     assert [v["conversion_events"] for v in cta_results["variants"]] == [2, 0, 2]
+
+
+# Statistics, verdict, series and planning on seeded rollups ------------------------------
+
+def seed(demo, key, day, visitors, conversions, goal="lead", source=""):
+    from wagtail_experiments.models import DailyRollup
+
+    variant = demo.variants.get(key=key)
+    DailyRollup.objects.create(experiment=demo, variant=variant, goal="", day=day,
+                               utm_source=source, visitors=visitors, events=visitors)
+    DailyRollup.objects.create(experiment=demo, variant=variant, goal=goal, day=day,
+                               utm_source=source, visitors=conversions, events=conversions,
+                               value_sum=conversions * 2.0)
+
+
+def days_ago(n):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.localdate() - timedelta(days=n)
+
+
+@pytest.fixture
+def seeded_stats(demo):
+    # Ten days; b clearly better than control, c the same as control; weights 34/33/33.
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 340, 34)
+        seed(demo, "b", days_ago(n), 330, 50)
+        seed(demo, "c", days_ago(n), 330, 33)
+    return demo
+
+
+def test_results_carry_every_statistical_figure(seeded_stats):
+    from wagtail_experiments import stats
+
+    results = experiment_results(seeded_stats)
+    expected = stats.analyze([(3400, 340), (3300, 500), (3300, 330)], weights=[34, 33, 33],
+                             alpha=0.05, method="sequential")
+    for variant, figures in zip(results["variants"], expected["variants"], strict=True):
+        for name, value in figures.items():
+            assert variant[name] == pytest.approx(value, nan_ok=True), name
+    assert results["srm_p_value"] == pytest.approx(expected["srm_p_value"])
+    assert results["srm_detected"] is False
+    assert results["verdict"] == {"leader": "b", "winner": "b", "significant": True,
+                                  "reason": None}
+
+
+def test_sample_ratio_mismatch_blocks_the_verdict(demo):
+    for n in range(5):
+        seed(demo, "control", days_ago(n), 600, 60)
+        seed(demo, "b", days_ago(n), 300, 60)
+        seed(demo, "c", days_ago(n), 300, 30)
+    results = experiment_results(demo)
+    assert results["srm_detected"] is True
+    assert results["verdict"]["winner"] is None and results["verdict"]["reason"] == "srm"
+
+
+def test_fixed_method_waits_for_the_planned_sample_size(seeded_stats):
+    from wagtail_experiments import stats
+
+    seeded_stats.method = "fixed"
+    seeded_stats.minimum_detectable_effect = 5  # needs far more visitors than 3,300
+    results = experiment_results(seeded_stats)
+    planning = results["planning"]
+    needed = stats.sample_size(0.1, 0.05, alpha=0.05, power=0.8)
+    assert planning["visitors_needed_per_variant"] == needed
+    assert planning["progress"] == pytest.approx(3300 / needed)
+    assert planning["recent_daily_visitors_per_variant"] == pytest.approx(330)
+    assert planning["days_remaining"] == math.ceil((needed - 3300) / 330)
+    assert results["verdict"]["winner"] is None
+    assert results["verdict"]["reason"] == "sample_size_not_reached"
+    assert results["verdict"]["leader"] == "b"
+
+    seeded_stats.minimum_detectable_effect = 50
+    assert experiment_results(seeded_stats)["verdict"]["winner"] == "b"
+
+
+def test_daily_series_and_date_filter(seeded_stats):
+    results = experiment_results(seeded_stats)
+    control_points = results["daily"][0]["points"]
+    assert [p["day"] for p in control_points] == [days_ago(n).isoformat() for n in range(9, -1, -1)]
+    assert all(p["visitors"] == 340 and p["conversions"] == 34 for p in control_points)
+    assert control_points[-1]["cumulative_conversion_rate"] == pytest.approx(0.1)
+
+    recent = experiment_results(seeded_stats, since=days_ago(2), until=days_ago(0))
+    assert [v["visitors"] for v in recent["variants"]] == [1020, 990, 990]
+    assert len(recent["daily"][1]["points"]) == 3
+
+
+def test_funnel_of_step_events(demo):
+    from wagtail_experiments.models import Event
+
+    variant = demo.variants.get(key="b")
+    for visitor, last_step in (("v1", 3), ("v2", 2), ("v3", 1), ("v4", 3)):
+        for step in range(1, last_step + 1):
+            Event.objects.create(experiment=demo, variant=variant, visitor_id=visitor,
+                                 event_id=f"{visitor}-{step}", type="custom", goal="signup",
+                                 step=step, metadata={"time_spent_ms": step * 1000})
+    funnel = experiment_results(demo, goal="signup")["funnel"]
+    assert funnel["steps"] == [1, 2, 3]
+    b_steps = next(v for v in funnel["variants"] if v["key"] == "b")["steps"]
+    assert [(s["visitors"], s["drop_off"], s["mean_time_spent_ms"]) for s in b_steps] == [
+        (4, None, 1000.0), (3, pytest.approx(0.25), 2000.0), (2, pytest.approx(1 / 3), 3000.0),
+    ]
+    control_steps = funnel["variants"][0]["steps"]
+    assert [s["visitors"] for s in control_steps] == [0, 0, 0]
