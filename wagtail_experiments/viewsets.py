@@ -7,6 +7,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.menus import MenuItem
+from wagtail.admin.ui.tables import Column
 from wagtail.admin.views.generic import models as generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -14,17 +15,37 @@ from wagtail.admin.widgets.button import Button
 
 from .leads.viewsets import LeadViewSet
 from .models import DailyRollup, Event, Experiment, Variant
+from .results import experiment_results
 from .views.lifecycle import ACTIONS, ExperimentActionView
+from .views.results import ExperimentResultsView
+
+
+def leader_summary(experiment):
+    """"b (significant)", "b (leading)" or "—" for the listing and dashboard."""
+    if experiment.status == Experiment.Status.DRAFT:
+        return "—"
+    verdict = experiment_results(experiment)["verdict"]
+    if verdict["winner"]:
+        return _("%(key)s (significant)") % {"key": verdict["winner"]}
+    if verdict["leader"]:
+        return _("%(key)s (leading, not significant)") % {"key": verdict["leader"]}
+    return "—"
 
 
 class LifecycleButtonsMixin:
     """Lifecycle actions the user may take on an experiment in its current status."""
 
     def lifecycle_buttons(self, experiment, button_class, priority=100):
-        if not self.user_has_permission("change"):
-            return []
         namespace = self.index_url_name.rpartition(":")[0]
-        return [
+        results = button_class(
+            _("Results"),
+            url=reverse(f"{namespace}:results", args=[experiment.pk]),
+            icon_name="view",
+            priority=priority - 1,
+        )
+        if not self.user_has_permission("change"):
+            return [results]
+        return [results, *[
             button_class(
                 ACTIONS[action][0],
                 url=reverse(f"{namespace}:{action}", args=[experiment.pk]),
@@ -32,7 +53,7 @@ class LifecycleButtonsMixin:
                 priority=priority + index,
             )
             for index, action in enumerate(experiment.lifecycle_actions())
-        ]
+        ]]
 
 
 class ExperimentIndexView(LifecycleButtonsMixin, generic.IndexView):
@@ -73,7 +94,10 @@ class ExperimentViewSet(ModelViewSet):
     index_view_class = ExperimentIndexView
     edit_view_class = ExperimentEditView
     copy_view_enabled = False
-    list_display = ["name", "status", "control_page", "days_running", "visitors"]
+    list_display = [
+        "name", "status", "control_page", "days_running", "visitors",
+        Column("leader", label=_("Leader"), accessor=leader_summary),
+    ]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     ordering = ["-created_at"]
@@ -81,6 +105,7 @@ class ExperimentViewSet(ModelViewSet):
     def get_urlpatterns(self):
         return [
             *super().get_urlpatterns(),
+            path("results/<int:pk>/", ExperimentResultsView.as_view(), name="results"),
             *(
                 path(
                     f"{action}/<int:pk>/",

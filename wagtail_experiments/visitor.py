@@ -41,6 +41,16 @@ class Visitor:
 
     @classmethod
     def from_request(cls, request):
+        """The request's visitor, parsed (and its cookie signature checked) once per request
+        and shared by the middleware, the tracker tag and the API."""
+        visitor = getattr(request, "_wagtail_experiments_visitor", None)
+        if visitor is None:
+            visitor = cls._parse(request)
+            request._wagtail_experiments_visitor = visitor
+        return visitor
+
+    @classmethod
+    def _parse(cls, request):
         raw_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
         if not is_valid_visitor_id(raw_id):
             return cls(new_visitor_id(), {}, is_new=True)

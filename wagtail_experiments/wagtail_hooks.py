@@ -10,6 +10,7 @@ from wagtail.snippets.models import register_snippet
 from .leads.serving import handle_lead_form_post
 from .leads.viewsets import LeadFormViewSet
 from .models import Event, Experiment, Lead
+from .panels import add_running_experiments_panel
 from .permissions import RecordedDataPermissionPolicy
 from .serving import serve_assigned_variant
 from .views.pages import CreateExperimentFromPageView, notify_editor_of_experiments
@@ -35,6 +36,7 @@ def register_experiments_menu():
 
 
 hooks.register("before_edit_page", notify_editor_of_experiments)
+hooks.register("construct_homepage_panels", add_running_experiments_panel)
 
 
 @hooks.register("register_admin_urls")

@@ -1,0 +1,84 @@
+"""CPU accounting from Linux's /proc, to tell the experiment's cost from other processes' noise.
+
+On a two-core machine a test suite running next to the benchmark halves its requests/s
+for a while; CPU time per request, and the share of the machine used by processes outside
+the benchmark, show when that happened. Where /proc is missing these figures are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    # CPU seconds all cores have spent busy (not idle, not waiting, not stolen) since boot.
+    machine_busy: float
+    # {pid: CPU seconds it has used} of the processes being watched.
+    processes: dict
+
+    @classmethod
+    def take(cls, pids):
+        """A snapshot of the machine and of ``pids``; None where /proc is not Linux's."""
+        if not (PROC / "stat").exists():
+            return None
+        processes = {}
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):  # a process that just exited
+                processes[pid] = process_cpu_seconds(pid)
+        return cls(machine_busy=_machine_busy_seconds(), processes=processes)
+
+    def used_since(self, earlier, pids=None):
+        """CPU seconds ``pids`` (default: every watched process) used since ``earlier``.
+
+        Counted per pid, so a process started meanwhile counts from zero."""
+        pids = self.processes if pids is None else pids
+        return sum(
+            self.processes[pid] - earlier.processes.get(pid, 0.0)
+            for pid in pids
+            if pid in self.processes
+        )
+
+
+def process_cpu_seconds(pid):
+    # Fields after the command name, which may itself hold spaces and parentheses;
+    # utime and stime are the 14th and 15th fields of the whole line. A process's line
+    # adds up all of its threads.
+    fields = (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid):
+    children = PROC / str(pid) / "task" / str(pid) / "children"
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
+def postgres_backend_pids():
+    """Pids of the PostgreSQL backends connected to the benchmark's database, where the
+    server runs on this machine (a pid that is not a local postgres process is left out)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [pid for (pid,) in cursor.fetchall()]
+    return [pid for pid in pids if _command_name(pid) == "postgres"]
+
+
+def _command_name(pid):
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def _machine_busy_seconds():
+    # First line: "cpu  user nice system idle iowait irq softirq steal ...", in clock ticks.
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(value) for value in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:8]
+    )
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,36 @@
+"""The admin dashboard's panel of running experiments."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.components import Component
+from wagtail.permissions import policy_registry
+
+from .models import Experiment
+from .results import experiment_results
+
+
+class RunningExperimentsPanel(Component):
+    name = "running_experiments"
+    order = 50
+    template_name = "wagtail_experiments/admin/dashboard_panel.html"
+
+    def __init__(self, request):
+        self.request = request
+
+    def is_shown(self):
+        policy = policy_registry.get_by_type(Experiment)
+        return policy.user_has_permission(self.request.user, "view")
+
+    def get_context_data(self, parent_context=None):
+        rows = []
+        for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING):
+            results = experiment_results(experiment)
+            rows.append({"experiment": experiment, "visitors": results["visitors"],
+                         "verdict": results["verdict"]})
+        return {"rows": rows, "title": _("Running experiments")}
+
+
+def add_running_experiments_panel(request, panels):
+    """``construct_homepage_panels`` hook."""
+    panel = RunningExperimentsPanel(request)
+    if panel.is_shown():
+        panels.append(panel)

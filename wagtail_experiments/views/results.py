@@ -1,0 +1,123 @@
+"""The results screen of one experiment: the figures of ``experiment_results``, rendered."""
+
+import csv
+
+from django import forms
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
+from wagtail.admin.widgets import AdminDateInput
+
+from .. import charts
+from ..models import DailyRollup, Experiment
+from ..results import experiment_results
+
+REFRESH_SECONDS = 60
+
+
+class ResultsFilterForm(forms.Form):
+    goal = forms.ChoiceField(label=_("Goal"), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=AdminDateInput)
+    until = forms.DateField(label=_("To"), required=False, widget=AdminDateInput)
+
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        recorded = (
+            DailyRollup.objects.filter(experiment=experiment)
+            .exclude(goal=DailyRollup.EXPOSURES)
+            .values_list("goal", flat=True)
+            .distinct()
+            .order_by()
+        )
+        goals = sorted({experiment.primary_goal, *recorded})
+        self.fields["goal"].choices = [(goal, goal) for goal in goals]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError(_("The start of the range must come before its end."))
+        return data
+
+
+class ExperimentResultsView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
+    model = Experiment
+    permission_required = "view"
+    template_name = "wagtail_experiments/admin/results.html"
+    header_icon = "tasks"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.object = get_object_or_404(Experiment, pk=kwargs["pk"])
+
+    def get_page_title(self):
+        return _("Results: %(name)s") % {"name": self.object.name}
+
+    def get(self, request, *args, **kwargs):
+        form = ResultsFilterForm(request.GET or None, experiment=self.object)
+        filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+        results = experiment_results(
+            self.object,
+            goal=filters.get("goal") or None,
+            since=filters.get("since"),
+            until=filters.get("until"),
+        )
+        if request.GET.get("export") == "csv":
+            return results_csv(self.object, results)
+        context = self.get_context_data(form=form, results=results, **_display(results))
+        if request.GET.get("fragment"):
+            # The periodic refresh swaps in the figures only, not the whole page.
+            return HttpResponse(
+                render_to_string("wagtail_experiments/admin/results_figures.html", context,
+                                 request=request)
+            )
+        return self.render_to_response(context)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            experiment=self.object,
+            refresh_seconds=REFRESH_SECONDS if self.object.status == "running" else None,
+            **kwargs,
+        )
+
+
+def _display(results):
+    """Chart markup and derived flags the template shows as they are."""
+    return {
+        "conversion_chart": mark_safe(charts.line_chart(
+            results["daily"], value="cumulative_conversion_rate", percent=True,
+            title=str(_("Cumulative conversion rate per variant")),
+        )),
+        "visitors_chart": mark_safe(charts.line_chart(
+            results["daily"], value="visitors", title=str(_("Visitors per day per variant")),
+        )),
+        "legend": charts.legend(results["daily"]),
+        "challengers": [v for v in results["variants"] if not v["is_control"]],
+    }
+
+
+def results_csv(experiment, results):
+    """The variant table and the daily series, for spreadsheets."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-results.csv"'
+    writer = csv.writer(response)
+    columns = ["key", "is_control", "weight", "visitors", "conversions", "conversion_rate",
+               "ci_low", "ci_high", "lift", "lift_ci_low", "lift_ci_high", "p_value",
+               "p_value_adjusted", "chance_to_beat_control", "expected_loss",
+               "conversion_value"]
+    writer.writerow(["variant table", f"goal={results['goal']}", f"method={results['method']}"])
+    writer.writerow(columns)
+    for variant in results["variants"]:
+        writer.writerow(["" if variant.get(c) is None else variant.get(c) for c in columns])
+    writer.writerow([])
+    writer.writerow(["daily series"])
+    writer.writerow(["key", "day", "visitors", "conversions", "cumulative_conversion_rate"])
+    for line in results["daily"]:
+        for point in line["points"]:
+            writer.writerow([line["key"], point["day"], point["visitors"], point["conversions"],
+                             point["cumulative_conversion_rate"]])
+    return response
