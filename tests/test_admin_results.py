@@ -24,7 +24,8 @@ def seeded(demo):
 def url(experiment, **query):
     from urllib.parse import urlencode
 
-    return f"/admin/experiments/results/{experiment.pk}/" + (f"?{urlencode(query)}" if query else "")
+    path = f"/admin/experiments/results/{experiment.pk}/"
+    return f"{path}?{urlencode(query)}" if query else path
 
 
 def test_results_screen_shows_table_verdict_chart_and_breakdowns(seeded, admin_client):
@@ -33,7 +34,7 @@ def test_results_screen_shows_table_verdict_chart_and_breakdowns(seeded, admin_c
     html = response.content.decode()
     assert "Winner: b" in html
     assert "<td>1700</td>" in html and "<td>300</td>" in html  # control visitors, b conversions
-    assert html.count("<polyline") == 6  # 3 variants × 2 charts
+    assert html.count("<polyline") == 6  # 3 variants, 2 charts
     assert "By UTM source" in html and "ads" in html
     assert 'data-refresh-seconds="60"' in html  # running: refreshes itself
     assert "wagtail_experiments/results.js" in html

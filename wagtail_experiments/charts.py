@@ -55,6 +55,11 @@ def line_chart(series, *, value, title, width=640, height=220, percent=False):
                 f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
                 f"<title>{escape(line['key'])}</title></polyline>"
             )
+        # Markers keep a series visible when it has a single day.
+        parts.extend(
+            f'<circle cx="{x(p["day"]):.1f}" cy="{y(p[value]):.1f}" r="3" fill="{colour}"/>'
+            for p in line["points"]
+        )
     parts.append("</svg>")
     return "".join(parts)
 

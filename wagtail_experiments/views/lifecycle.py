@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
 from ..models import Experiment
+from .base import ExperimentScreenMixin
 
 
 class CompleteForm(forms.Form):
@@ -49,11 +49,10 @@ ACTIONS = {
 }
 
 
-class ExperimentActionView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormView):
+class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormView):
     model = Experiment
     permission_required = "change"
     template_name = "wagtail_experiments/admin/confirm_action.html"
-    header_icon = "tasks"
     action = None  # a key of ACTIONS, set by the viewset's URL patterns
     index_url_name = None
 

@@ -10,11 +10,11 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.models import Page
 from wagtail.permissions import policy_registry
 
 from ..models import Experiment, Variant
+from .base import ExperimentScreenMixin
 
 
 def experiments_of_page(page):
@@ -55,11 +55,10 @@ def _free_slug(model, base, field="slug", **filters):
     return slug
 
 
-class CreateExperimentFromPageView(WagtailAdminTemplateMixin, TemplateView):
+class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
     """Copy the page as a draft variant and open a new draft experiment of the two."""
 
     template_name = "wagtail_experiments/admin/create_from_page.html"
-    header_icon = "tasks"
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
@@ -99,8 +98,9 @@ class CreateExperimentFromPageView(WagtailAdminTemplateMixin, TemplateView):
             control_page=self.page,
         )
         experiment.variants = [
-            Variant(key="control", page=self.page, weight=50, is_control=True, sort_order=0),
-            Variant(key="b", page=copy, weight=50, sort_order=1),
+            Variant(key="control", label=self.page.title, page=self.page, weight=50,
+                    is_control=True, sort_order=0),
+            Variant(key="b", label=copy.title, page=copy, weight=50, sort_order=1),
         ]
         experiment.save()
         messages.success(

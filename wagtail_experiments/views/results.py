@@ -9,13 +9,13 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import AdminDateInput
 
 from .. import charts
 from ..models import DailyRollup, Experiment
 from ..results import experiment_results
+from .base import ExperimentScreenMixin
 
 REFRESH_SECONDS = 60
 
@@ -44,11 +44,10 @@ class ResultsFilterForm(forms.Form):
         return data
 
 
-class ExperimentResultsView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
+class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, TemplateView):
     model = Experiment
     permission_required = "view"
     template_name = "wagtail_experiments/admin/results.html"
-    header_icon = "tasks"
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
