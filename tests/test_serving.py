@@ -453,3 +453,34 @@ def test_scheduled_experiment_starts_serving_when_due(demo):
     experiment.refresh_from_db()
     experiment.save()
     assert served_key(client.get("/landing/")) == "c"
+
+
+# Goal pages ----------------------------------------------------------------------------
+
+
+def test_visiting_the_goal_page_converts_exposed_visitors_once(demo):
+    from sandbox_site.home.models import LandingPage
+    from wagtail_experiments.models import Event
+    from wagtail_experiments.results import experiment_results
+
+    thanks = demo.control_page.get_parent().add_child(
+        instance=LandingPage(title="Thanks", slug="thanks")
+    )
+    thanks.save_revision().publish()
+    demo.goal_page = thanks
+    demo.primary_goal = "signup"
+    demo.save()
+
+    visitor = client_for(visitor_in(demo, "b"))
+    visitor.get("/landing/")
+    for _ in range(3):
+        assert visitor.get("/thanks/").status_code == 200
+    stranger = client_for(visitor_in(demo, "c"))  # never saw the landing page
+    stranger.get("/thanks/")
+    Client(HTTP_USER_AGENT="Googlebot/2.1").get("/thanks/")
+
+    assert list(Event.objects.values_list("goal", "type", "variant__key")) == [
+        ("signup", "conversion", "b")
+    ]
+    variants = {v["key"]: v for v in experiment_results(demo)["variants"]}
+    assert (variants["b"]["visitors"], variants["b"]["conversions"]) == (1, 1)

@@ -76,6 +76,9 @@ class Route:
     variants: tuple[RoutedVariant, ...]
     # Set once a completed experiment's winner is served to everyone: no bucketing then.
     winner_key: str | None = None
+    # A visit to this page counts as reaching ``primary_goal``.
+    goal_page_id: int | None = None
+    primary_goal: str = ""
 
     @property
     def weights(self):
@@ -104,6 +107,7 @@ class RouteTable:
     by_variant_page: dict = field(default_factory=dict)
     experiment_ids: frozenset = frozenset()
     by_experiment_id: dict = field(default_factory=dict)
+    by_goal_page: dict = field(default_factory=dict)
 
     @classmethod
     def from_routes(cls, version, routes):
@@ -123,6 +127,7 @@ class RouteTable:
             },
             experiment_ids=frozenset(route.experiment_id for route in routes),
             by_experiment_id={route.experiment_id: route for route in routes},
+            by_goal_page=_group_by_goal_page(routes),
         )
 
     def find(self, site_id, path):
@@ -130,6 +135,14 @@ class RouteTable:
             if route.site_id == site_id:
                 return route
         return None
+
+
+def _group_by_goal_page(routes):
+    grouped = {}
+    for route in routes:
+        if route.goal_page_id is not None and route.winner_key is None:
+            grouped.setdefault(route.goal_page_id, []).append(route)
+    return grouped
 
 
 def build_route_table(version):
@@ -189,6 +202,8 @@ def _route_for(experiment, pages):
         starts_at=experiment.starts_at,
         ends_at=experiment.ends_at,
         winner_key=winner_key,
+        goal_page_id=experiment.goal_page_id,
+        primary_goal=experiment.primary_goal,
         variants=tuple(
             RoutedVariant(
                 id=variant.pk,

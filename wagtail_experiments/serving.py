@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+from django.utils import timezone
 from django.utils.html import escape
 from wagtail.wagtail_hooks import check_view_restrictions
 
+from . import tracking
+from .exclusions import is_bot, is_prefetch, may_track
 from .routing import get_route_table
+from .visitor import Visitor, cookie_visitor_id
+
+logger = logging.getLogger(__name__)
 
 _CANONICAL_LINK_RE = re.compile(r"<link\b[^>]*\brel=[\"']?canonical\b[^>]*>", re.IGNORECASE)
 
@@ -23,9 +30,12 @@ def serve_assigned_variant(callback):
             return _serve_assignment(assignment, callback, page, request, serve_args, serve_kwargs)
 
         response = callback(page, request, serve_args, serve_kwargs)
-        route = get_route_table().by_variant_page.get(page.pk)
+        table = get_route_table()
+        route = table.by_variant_page.get(page.pk)
         if route is not None:
             point_to_control_url(response, route.control_url)
+        if page.pk in table.by_goal_page and response.status_code == 200:
+            record_goal_page_visit(request, table.by_goal_page[page.pk])
         return response
 
     return inner
@@ -70,3 +80,31 @@ def point_to_control_url(response, control_url):
         response.add_post_render_callback(rewrite)
     else:
         rewrite(response)
+
+
+def record_goal_page_visit(request, routes):
+    """A visitor exposed to an experiment reached its goal page: one conversion of the
+    primary goal (the event id makes repeat visits count once). Never breaks the page."""
+    if request.method != "GET" or is_prefetch(request) or is_bot(request):
+        return
+    if not may_track(request) or not cookie_visitor_id(request):
+        return
+    visitor = Visitor.from_request(request)
+    now = timezone.now()
+    events = [
+        tracking.TrackedEvent(
+            type="conversion",
+            experiment=route.slug,
+            event_id=f"goal-page-{route.goal_page_id}",
+            goal=route.primary_goal,
+            url=request.build_absolute_uri()[:2000],
+        )
+        for route in routes
+        if route.experiment_id in visitor.assignments and route.is_live_at(now)
+    ]
+    if not events:
+        return
+    try:
+        tracking.record_events(events, visitor_id=visitor.id)
+    except Exception:
+        logger.exception("Could not record a goal page visit.")

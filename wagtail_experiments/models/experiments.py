@@ -92,6 +92,16 @@ class Experiment(ClusterableModel):
         default="lead",
         help_text=_("The goal whose conversions decide the experiment."),
     )
+    goal_page = models.ForeignKey(
+        PAGE_MODEL,
+        verbose_name=_("goal page"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Optional: a visit to this page (e.g. a thank-you page) counts as reaching "
+                    "the primary goal."),
+    )
     method = models.CharField(
         _("statistical method"), max_length=16, choices=Method.choices, default=Method.SEQUENTIAL
     )
@@ -150,6 +160,7 @@ class Experiment(ClusterableModel):
         MultiFieldPanel(
             [
                 FieldPanel("primary_goal"),
+                FieldPanel("goal_page"),
                 FieldPanel("method"),
                 FieldRowPanel([FieldPanel("alpha"), FieldPanel("minimum_detectable_effect")]),
             ],
