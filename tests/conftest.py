@@ -4,6 +4,13 @@ from django.test import Client
 
 from wagtail_experiments import routing
 
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium as this machine's probe runs it: headless, as root, no network chatter.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"
@@ -33,3 +40,17 @@ def demo(db):
     from sandbox_site.home.demo import load_demo_content
 
     return load_demo_content()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium through Playwright (never `playwright install`: Debian's build)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls made between
+    # browser steps (and the test database set-up) are still plain synchronous code.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -6,13 +6,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import sync_playwright
 
 from sandbox_site.home.models import LandingPage
 from wagtail_experiments.models import Experiment
 
 from .conftest import BROWSER_UA
-from .test_browser_tracker import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -26,15 +24,6 @@ pytestmark = [
         reason="the admin's parallel requests crash sqlite3 under the threaded live server",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

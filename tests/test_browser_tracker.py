@@ -5,32 +5,14 @@ from pathlib import Path
 
 import pytest
 from django.test.utils import override_settings
-from playwright.sync_api import sync_playwright
 
 from wagtail_experiments.models import Event, Exposure, Lead
 
 from .conftest import BROWSER_UA
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# Chromium as the probe of this machine runs it: headless, as root, no network chatter.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls made between
-    # browser steps (and the test database set-up) are still plain synchronous code.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
