@@ -221,3 +221,14 @@ def test_client_side_exposure_needs_the_servers_assignment(demo):
     impression = {"type": "impression", "experiment": "landing-hero", "id": "i1"}
     assert post(client, impression).json()["rejected"]
     assert not Exposure.objects.exists()
+
+
+def test_openapi_schema_and_docs_document_the_errors(db):
+    schema = Client().get("/_experiments/api/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert set(paths) >= {"/_experiments/api/events", "/_experiments/api/leads"}
+    assert {"202", "400", "403", "413", "415", "429"} <= set(
+        paths["/_experiments/api/events"]["post"]["responses"]
+    )
+    assert Client().get("/_experiments/api/docs").status_code == 200

@@ -4,8 +4,8 @@ from django.urls import path
 
 from .api import api
 
-app_name = "wagtail_experiments"
-
+# No app_name: django-ninja reverses its own namespace ("wagtail_experiments_api") for the
+# OpenAPI schema and docs, which a wrapping namespace would break.
 urlpatterns = [
     path("api/", api.urls),
 ]

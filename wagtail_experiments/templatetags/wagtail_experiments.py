@@ -35,7 +35,7 @@ def experiment_tracker(context):
     request = context.get("request")
     return {
         "config": {
-            "endpoint": reverse("wagtail_experiments:wagtail_experiments_api:post_events"),
+            "endpoint": reverse("wagtail_experiments_api:post_events"),
             "experiments": visitor_experiments(request),
             "clientExposure": get_setting("EXPOSURE_MODE") == "client",
         },
