@@ -101,6 +101,19 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
     assert page.locator("svg.wexp-chart polyline").count() == 4
     screenshot(page, "experiment-results")
 
+    # Legible in Wagtail's dark theme: the charts' axes and labels follow the text colour.
+    def chart_text_brightness():
+        rgb = page.locator("svg.wexp-chart").first.evaluate("el => getComputedStyle(el).color")
+        red, green, blue = (int(part) for part in rgb[rgb.index("(") + 1:-1].split(",")[:3])
+        return (red + green + blue) / 3
+
+    light = chart_text_brightness()
+    page.emulate_media(color_scheme="dark")
+    dark = chart_text_brightness()
+    assert light < 128 < dark
+    screenshot(page, "experiment-results-dark")
+    page.emulate_media(color_scheme="light")
+
     # The dashboard lists the running experiment.
     page.goto(f"{server.url}/admin/")
     assert page.locator(".wexp-dashboard").get_by_text("Test of “Pricing”").is_visible()
