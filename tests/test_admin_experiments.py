@@ -176,3 +176,23 @@ def test_promotion_can_publish_the_winner_onto_the_control_page(demo, admin_clie
     response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing/")
     assert served_heading(response) == "b"
     assert "X-Experiment-Variant" not in response.headers
+
+
+def test_a_served_winner_collects_nothing_more(demo, admin_client):
+    import json
+
+    from wagtail_experiments.models import Event, Lead
+
+    visitor = Client(HTTP_USER_AGENT=BROWSER_UA)
+    visitor.cookies["wexp_vid"] = visitor_in(demo, "b")
+    assert served_key(visitor.get("/landing/")) == "b"
+    demo.complete(winner=demo.variants.get(key="c"))
+    demo.promote_winner("serve")
+    assert served_heading(visitor.get("/landing/")) == "c"
+    reply = visitor.post("/_experiments/api/events", json.dumps(
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "late"}
+    ), content_type="application/json").json()
+    assert reply["accepted"] == 0 and reply["rejected"]
+    visitor.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "A", "email": "a@x.test"})
+    assert Lead.objects.get().variants.count() == 0
+    assert not Event.objects.exists()

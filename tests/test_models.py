@@ -267,3 +267,31 @@ def test_schedule_command_and_task(demo):
     call_command("run_experiment_schedule", stdout=output)
     assert output.getvalue().splitlines() == ["landing-hero: completed", "1 experiment(s) changed."]
     assert run_experiment_schedule_task.call() == []
+
+
+def test_started_experiments_keep_their_variants_and_keys(demo):
+    from wagtail_experiments.tracking import record_exposure
+
+    variant_c = demo.variants.get(key="c")
+    assert record_exposure(experiment_id=demo.pk, variant_id=variant_c.pk, visitor_id="v1")
+    demo.variants = [v for v in demo.variants.all() if v.key != "c"]
+    with pytest.raises(ValidationError) as error:
+        demo.full_clean()
+    assert "cannot be removed" in messages(error)
+
+    demo = Experiment.objects.get(pk=demo.pk)
+    renamed = list(demo.variants.all())
+    renamed[1].key = "renamed"
+    demo.variants = renamed
+    with pytest.raises(ValidationError) as error:
+        demo.full_clean()
+    assert "keys cannot change" in messages(error)
+
+
+def test_deleting_an_experiment_deletes_its_data(demo):
+    from wagtail_experiments.models import Exposure
+    from wagtail_experiments.tracking import record_exposure
+
+    record_exposure(experiment_id=demo.pk, variant_id=demo.variants.first().pk, visitor_id="v")
+    demo.delete()
+    assert not Exposure.objects.exists()

@@ -103,3 +103,13 @@ def test_route_table_holds_the_control_url_and_variants_in_order(demo):
         demo.variants.get(key="b").page_id,
         demo.variants.get(key="c").page_id,
     }
+
+
+def test_control_pages_with_non_ascii_slugs_are_served(demo):
+    control = demo.control_page.specific
+    control.slug = "café"
+    control.save_revision().publish()
+    client = visitor_client(visitor_in(demo, "b"))
+    response = client.get("/café/")
+    assert response.status_code == 200
+    assert served_key(response) == "b"

@@ -101,12 +101,30 @@ class ExperimentMiddleware:
             return Assignment(route, sticky, counts=False) if sticky is not None else None
         if sticky is not None:
             return Assignment(route, sticky, visitor)
+        if not visitor.is_new:
+            recorded = self._recorded_variant(route, visitor)
+            if recorded is not None:
+                visitor.remember(route.experiment_id, recorded.key)
+                return Assignment(route, recorded, visitor)
         index = bucketing.assign(
             visitor.id, route.seed, route.weights, route.coverage, route.hash_version
         )
         if index == bucketing.NOT_IN_EXPERIMENT:
             return Assignment(route, None, visitor)
         return Assignment(route, route.variants[index], visitor, is_new=True)
+
+    @staticmethod
+    def _recorded_variant(route, visitor):
+        """A returning visitor whose cookie lost this assignment (cleared, or pruned while
+        the experiment was paused) keeps the variant of their stored exposure: weights may
+        have changed since, and their events are attributed to it. A query only on this
+        rare path; returning visitors with the cookie cost none."""
+        try:
+            variant_id = tracking.recorded_variant_id(route.experiment_id, visitor.id)
+        except Exception:
+            logger.exception("Could not look up a visitor's exposure; bucketing by hash.")
+            return None
+        return next((variant for variant in route.variants if variant.id == variant_id), None)
 
     def _forced_variant(self, request, route):
         """The variant an editor asks for with ``?wexp=<slug>:<key>``, if it exists."""
@@ -153,15 +171,17 @@ class ExperimentMiddleware:
 
     @staticmethod
     def _record_exposure(request, route, assignment):
-        stored = tracking.record_exposure(
+        stored_variant_id = tracking.record_exposure(
             experiment_id=route.experiment_id,
             variant_id=assignment.variant.id,
             visitor_id=assignment.visitor.id,
             utm=utm_from_query(request.GET),
         )
-        if stored:
-            # Remembered only once stored, so a failed write is retried on the next view.
-            assignment.visitor.remember(route.experiment_id, assignment.variant.key)
+        stored = next((v for v in route.variants if v.id == stored_variant_id), None)
+        if stored is not None:
+            # Remembered only once stored, so a failed write is retried on the next view;
+            # an earlier exposure's variant wins over this request's hash.
+            assignment.visitor.remember(route.experiment_id, stored.key)
 
     def _write_cookies(self, request, response, visitor):
         visitor.write_cookies(

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import unquote
 
 import swapper
 from django.core.cache import caches
@@ -85,11 +86,17 @@ class Route:
         return [variant.weight for variant in self.variants]
 
     def is_live_at(self, moment):
+        """Whether the router serves this route at ``moment``."""
         if self.winner_key is not None:
             return True
         if self.status == "scheduled" and (self.starts_at is None or self.starts_at > moment):
             return False
         return self.ends_at is None or moment < self.ends_at
+
+    def collects_at(self, moment):
+        """Whether exposures, events and conversions still count: not once the experiment
+        is over, even while its promoted winner is served."""
+        return self.winner_key is None and self.is_live_at(moment)
 
     def variant_by_key(self, key):
         for variant in self.variants:
@@ -106,6 +113,8 @@ class RouteTable:
     by_slug: dict = field(default_factory=dict)
     by_variant_page: dict = field(default_factory=dict)
     experiment_ids: frozenset = frozenset()
+    # Experiments still counting visitors (not those only serving a promoted winner).
+    collecting_ids: frozenset = frozenset()
     by_experiment_id: dict = field(default_factory=dict)
     by_goal_page: dict = field(default_factory=dict)
 
@@ -126,6 +135,7 @@ class RouteTable:
                 if not variant.is_control
             },
             experiment_ids=frozenset(route.experiment_id for route in routes),
+            collecting_ids=frozenset(r.experiment_id for r in routes if r.winner_key is None),
             by_experiment_id={route.experiment_id: route for route in routes},
             by_goal_page=_group_by_goal_page(routes),
         )
@@ -188,6 +198,8 @@ def _route_for(experiment, pages):
         logger.warning("Experiment %r is not served: its control page has no URL.", experiment.slug)
         return None
     site_id, root_url, path = url_parts
+    # get_url_parts gives an IRI-encoded path ("/caf%C3%A9/"); request.path is decoded.
+    path = unquote(path)
     return Route(
         experiment_id=experiment.pk,
         slug=experiment.slug,
@@ -260,7 +272,11 @@ def get_route_table():
     now = time.monotonic()
     if table is not None and now - _state.checked_at < get_setting("ROUTE_TABLE_RECHECK_SECONDS"):
         return table
+    recheck = get_setting("ROUTE_TABLE_RECHECK_SECONDS")
     with _state.lock:
+        # Another thread may have refreshed the table while this one waited.
+        if _state.table is not None and time.monotonic() - _state.checked_at < recheck:
+            return _state.table
         try:
             version = _shared_version()
             table = _state.table
@@ -269,8 +285,10 @@ def get_route_table():
                 _state.table = table
         except Exception:
             # Serving pages matters more than serving experiments: without a table every
-            # page is served as it is, and the next request tries again.
+            # page is served as it is. Waiting a recheck interval before trying again keeps
+            # a slow cache or database from holding up every request on this lock.
             logger.exception("Could not load experiment routes; serving pages unchanged.")
+            _state.checked_at = time.monotonic()
             return _state.table or _EMPTY_TABLE
         _state.checked_at = time.monotonic()
     return table

@@ -100,7 +100,7 @@ def record_goal_page_visit(request, routes):
             url=request.build_absolute_uri()[:2000],
         )
         for route in routes
-        if route.experiment_id in visitor.assignments and route.is_live_at(now)
+        if route.experiment_id in visitor.assignments and route.collects_at(now)
     ]
     if not events:
         return

@@ -30,27 +30,38 @@ _ATTEMPTS = 3
 def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
     """Store a visitor's first exposure to an experiment; later calls store nothing.
 
-    Returns True when the exposure is stored (now or before), False when storing failed,
-    so the caller only marks the visitor as counted once the database agrees.
+    Returns the id of the variant the visitor is recorded in (this one, or the one of an
+    earlier exposure, which stays the truth), or None when storing failed, so the caller
+    only marks the visitor as counted once the database agrees.
     """
     exposure = Exposure(
         experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id, **(utm or {})
     )
     try:
         with transaction.atomic():
-            if insert_ignoring_conflicts(
+            if not insert_ignoring_conflicts(
                 Exposure, [exposure], ["experiment", "visitor_id"], returning=["id"]
             ):
-                add_to_counters(
-                    DailyRollup,
-                    ROLLUP_KEY,
-                    ROLLUP_COUNTERS,
-                    [_rollup_row(exposure, DailyRollup.EXPOSURES, visitors=1)],
-                )
+                return recorded_variant_id(experiment_id, visitor_id)
+            add_to_counters(
+                DailyRollup,
+                ROLLUP_KEY,
+                ROLLUP_COUNTERS,
+                [_rollup_row(exposure, DailyRollup.EXPOSURES, visitors=1)],
+            )
     except Exception:
         logger.exception("Could not record an exposure to experiment %s.", experiment_id)
-        return False
-    return True
+        return None
+    return variant_id
+
+
+def recorded_variant_id(experiment_id, visitor_id):
+    """The variant of the visitor's stored exposure to the experiment, or None."""
+    return (
+        Exposure.objects.filter(experiment_id=experiment_id, visitor_id=visitor_id)
+        .values_list("variant_id", flat=True)
+        .first()
+    )
 
 
 @dataclass
@@ -107,7 +118,7 @@ def _expose_on_impression(events, visitor_id, served_variants):
     now = timezone.now()
     for event in events:
         route = routes.get(event.experiment)
-        if event.type != Event.Type.IMPRESSION or route is None or not route.is_live_at(now):
+        if event.type != Event.Type.IMPRESSION or route is None or not route.collects_at(now):
             continue
         variant = route.variant_by_key(served_variants.get(route.experiment_id))
         if variant is not None:
@@ -123,7 +134,9 @@ def _exposures_by_slug(visitor_id, slugs):
     """{slug: (exposure, None)} for exposed visitors, else {slug: (None, reason)}."""
     now = timezone.now()
     routes = get_route_table().by_slug
-    live = {slug: routes[slug] for slug in slugs if slug in routes and routes[slug].is_live_at(now)}
+    live = {
+        slug: routes[slug] for slug in slugs if slug in routes and routes[slug].collects_at(now)
+    }
     live_ids = [route.experiment_id for route in live.values()]
     found = {
         exposure.experiment_id: exposure

@@ -56,7 +56,7 @@ def save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer=
 def _running_exposures(visitor_id):
     if not visitor_id:
         return []
-    running = get_route_table().experiment_ids
+    running = get_route_table().collecting_ids
     return list(
         Exposure.objects.filter(visitor_id=visitor_id, experiment_id__in=running).select_related(
             "experiment"

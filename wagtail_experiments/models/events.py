@@ -22,8 +22,9 @@ class Event(UTMAttribution):
         Experiment, verbose_name=_("experiment"), on_delete=models.CASCADE, related_name="events"
     )
     # Derived by the server from the visitor's exposure, never taken from the client.
+    # RESTRICT: a variant with data goes only together with its experiment.
     variant = models.ForeignKey(
-        Variant, verbose_name=_("variant"), on_delete=models.CASCADE, related_name="events"
+        Variant, verbose_name=_("variant"), on_delete=models.RESTRICT, related_name="events"
     )
     visitor_id = models.CharField(_("visitor id"), max_length=64)
     event_id = models.CharField(
@@ -82,7 +83,7 @@ class GoalCompletion(models.Model):
     """A visitor's first event for a goal in an experiment: a conversion, counted once."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="+")
     goal = models.CharField(max_length=64)
     visitor_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -108,7 +109,7 @@ class DailyRollup(models.Model):
     EXPOSURES = ""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="+")
     goal = models.CharField(max_length=64, blank=True)
     day = models.DateField()
     utm_source = models.CharField(max_length=100, blank=True)

@@ -206,9 +206,24 @@ class Experiment(ClusterableModel):
                 )
         if errors:
             raise ValidationError(errors)
-        variant_errors = self.variant_errors(list(self.variants.all()))
+        variants = list(self.variants.all())
+        variant_errors = self.variant_errors(variants) + self._started_variant_errors(variants)
         if variant_errors:
             raise ValidationError(variant_errors)
+
+    def _started_variant_errors(self, variants):
+        """Once started, variants carry data and visitors' sticky keys: none may go away
+        or change key (complete the experiment and start a new one instead)."""
+        if not self.pk or not self.started_at:
+            return []
+        stored = dict(Variant.objects.filter(experiment_id=self.pk).values_list("pk", "key"))
+        submitted = {variant.pk: variant.key for variant in variants if variant.pk}
+        errors = []
+        if set(stored) - set(submitted):
+            errors.append(_("Variants of a started experiment cannot be removed."))
+        if any(stored.get(pk, key) != key for pk, key in submitted.items()):
+            errors.append(_("Variant keys cannot change once the experiment has started."))
+        return errors
 
     def variant_errors(self, variants):
         """Messages for every structural problem of ``variants`` (any status). Rules that
@@ -487,7 +502,8 @@ class Exposure(UTMAttribution):
     """A visitor's first view of an experiment, in the variant they were served."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures")
+    # RESTRICT: a variant with data goes only together with its experiment.
+    variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="exposures")
     visitor_id = models.CharField(_("visitor id"), max_length=64)
     created_at = models.DateTimeField(_("exposed at"), default=timezone.now)
 

@@ -3,6 +3,7 @@
 from django import template
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 
 from ..conf import get_setting
 from ..exclusions import may_track
@@ -23,9 +24,10 @@ def visitor_experiments(request):
         slugs.append(assignment.route.slug)
     if cookie_visitor_id(request):
         by_id = get_route_table().by_experiment_id
+        now = timezone.now()
         for experiment_id in Visitor.from_request(request).assignments:
             route = by_id.get(experiment_id)
-            if route is not None and route.slug not in slugs:
+            if route is not None and route.collects_at(now) and route.slug not in slugs:
                 slugs.append(route.slug)
     return slugs
 
