@@ -188,9 +188,8 @@ def test_lost_assignment_cookie_falls_back_to_the_stored_exposure(demo):
     the variant the database recorded, and their events go to the variant they see."""
     import json
 
-    from wagtail_experiments.models import Event
-
     from wagtail_experiments import assignment
+    from wagtail_experiments.models import Event
 
     # A visitor in b now whom the new weights (98/1/1) would put in the control.
     visitor_id = next(
