@@ -196,3 +196,15 @@ def test_a_served_winner_collects_nothing_more(demo, admin_client):
     visitor.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "A", "email": "a@x.test"})
     assert Lead.objects.get().variants.count() == 0
     assert not Event.objects.exists()
+
+
+def test_publishing_the_winner_needs_publish_permission_on_the_control(demo, django_user_model):
+    from django.core.exceptions import ValidationError
+
+    winner = demo.variants.get(key="b")
+    demo.complete(winner=winner)
+    manager = django_user_model.objects.create_user("manager", password="x")
+    with pytest.raises(ValidationError, match="may not publish the control page"):
+        demo.promote_winner("publish", user=manager)
+    control = LandingPage.objects.get(pk=demo.control_page_id)
+    assert control.body[0].value["heading"] == "Ship experiments, not opinions"

@@ -123,3 +123,21 @@ def test_lead_forms_are_snippets(demo, admin_client):
     response = admin_client.get("/admin/snippets/wagtail_experiments/leadform/")
     assert response.status_code == 200
     assert "Demo lead form" in response.content.decode()
+
+
+def test_delete_permission_alone_does_not_reveal_leads(leads, django_user_model):
+    client = editor(django_user_model, "delete_lead")
+    for url in (LEADS, f"{LEADS}?export=csv", f"{LEADS}inspect/{Lead.objects.first().pk}/"):
+        response = client.get(url)
+        assert response.status_code in (302, 403), url
+        assert b"@example.com" not in response.content
+
+
+def test_csv_export_defuses_spreadsheet_formulas(demo, admin_client):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    client.get("/landing/?utm_source=%3DHYPERLINK(%22http://evil.test%22)")
+    client.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "=1+1", "email": "f@x.test"})
+    _header, row = export_rows(admin_client.get(LEADS, {"export": "csv"}))
+    assert "'=HYPERLINK" in ",".join(row)
+    assert not any(cell.startswith("=") for cell in row)

@@ -232,3 +232,14 @@ def test_openapi_schema_and_docs_document_the_errors(db):
         paths["/_experiments/api/events"]["post"]["responses"]
     )
     assert Client().get("/_experiments/api/docs").status_code == 200
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"API_RATE_LIMIT": "2/m"})
+def test_rate_limit_ignores_forged_forwarded_for_headers(demo):
+    client = exposed_visitor(demo, "b")
+    statuses = [
+        client.post(URL, json.dumps(click(str(i))), content_type="application/json",
+                    HTTP_X_FORWARDED_FOR=f"10.0.0.{i}" + "0" * 300).status_code
+        for i in range(4)
+    ]
+    assert statuses == [202, 202, 429, 429]

@@ -170,3 +170,16 @@ def test_json_validation_errors_are_per_field_and_store_nothing(demo, body, fiel
     errors = response.json()["errors"]
     assert any(error["field"].startswith(field) and message in error["message"] for error in errors)
     assert not Lead.objects.exists() and not Event.objects.exists()
+
+
+def test_a_tracking_failure_keeps_the_lead(demo, monkeypatch, caplog):
+    from wagtail_experiments import tracking
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rollups unavailable")
+
+    monkeypatch.setattr(tracking, "record_events", broken)
+    client, _ = visitor_of(demo, "b")
+    assert client.post("/landing/", VALID).status_code == 302
+    assert Lead.objects.count() == 1
+    assert "Could not count lead" in caplog.text and "ada@example.com" not in caplog.text

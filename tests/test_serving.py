@@ -512,3 +512,13 @@ def test_visiting_the_goal_page_converts_exposed_visitors_once(demo):
     ]
     variants = {v["key"]: v for v in experiment_results(demo)["variants"]}
     assert (variants["b"]["visitors"], variants["b"]["conversions"]) == (1, 1)
+
+
+def test_pages_naming_the_visitors_experiments_are_private(demo):
+    client = client_for(visitor_in(demo, "b"))
+    client.get("/landing/")
+    home = client.get("/")  # not an experiment URL, but the tracker names landing-hero
+    assert '"landing-hero"' in home.content.decode()
+    assert "private" in home.headers["Cache-Control"] and "Cookie" in home.headers["Vary"]
+    anonymous = Client(HTTP_USER_AGENT=BROWSER_UA).get("/")
+    assert "private" not in anonymous.headers.get("Cache-Control", "")

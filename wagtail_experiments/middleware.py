@@ -24,6 +24,8 @@ from .visitor import Visitor, logged_in_user
 logger = logging.getLogger(__name__)
 
 VARIANT_HEADER = "X-Experiment-Variant"
+# Set on the request by whatever puts per-visitor content into a page (the tracker tag).
+PERSONALISED = "wagtail_experiments_personalised"
 _SAFE_METHODS = ("GET", "HEAD")
 
 
@@ -67,7 +69,15 @@ class ExperimentMiddleware:
 
         if route is not None:
             self._finish(request, response, route, assignment)
+        elif getattr(request, PERSONALISED, False):
+            self._mark_per_visitor(response)
         return response
+
+    @staticmethod
+    def _mark_per_visitor(response):
+        if get_setting("PRIVATE_CACHE_CONTROL"):
+            patch_cache_control(response, private=True)
+        patch_vary_headers(response, ["Cookie"])
 
     # Before the view ----------------------------------------------------------------------
 
@@ -134,11 +144,9 @@ class ExperimentMiddleware:
     # After the view -----------------------------------------------------------------------
 
     def _finish(self, request, response, route, assignment):
-        if route.winner_key is None:
-            if get_setting("PRIVATE_CACHE_CONTROL"):
-                # Any response at this URL depends on the bucket, even the control's.
-                patch_cache_control(response, private=True)
-            patch_vary_headers(response, ["Cookie"])
+        if route.winner_key is None or getattr(request, PERSONALISED, False):
+            # Any response at this URL depends on the bucket, even the control's.
+            self._mark_per_visitor(response)
         if assignment is None:
             return
         if assignment.variant is not None:

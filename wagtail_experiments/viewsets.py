@@ -16,6 +16,7 @@ from wagtail.admin.widgets.button import Button
 from .leads.viewsets import LeadViewSet
 from .models import DailyRollup, Event, Experiment, Variant
 from .results import experiment_results
+from .views.base import ViewPermissionIndexView, ViewPermissionInspectView
 from .views.lifecycle import ACTIONS, ExperimentActionView
 from .views.results import ExperimentResultsView
 
@@ -141,6 +142,8 @@ class EventViewSet(ModelViewSet):
     """Raw events for analysts: a filtered listing and its CSV/XLSX export."""
 
     model = Event
+    index_view_class = ViewPermissionIndexView
+    inspect_view_class = ViewPermissionInspectView
     name = "experiment_events"
     url_prefix = "experiments/events"
     icon = "list-ul"

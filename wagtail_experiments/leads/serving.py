@@ -18,6 +18,8 @@ def handle_lead_form_post(callback):
 
     def inner(page, request, serve_args, serve_kwargs):
         if request.method == "POST" and FORM_MARKER in request.POST:
+            # Submitted personal data stays out of Django's error reports.
+            request.sensitive_post_parameters = "__ALL__"
             response = _submit(page, request)
             if response is not None:
                 return response

@@ -35,22 +35,32 @@ def save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer=
     )
     lead.variants.set([exposure.variant_id for exposure in exposures])
     if exposures:
-        tracking.record_events(
-            [
-                tracking.TrackedEvent(
-                    type="conversion",
-                    experiment=exposure.experiment.slug,
-                    event_id=f"lead-{lead.pk}",
-                    goal=lead_form.goal,
-                )
-                for exposure in exposures
-            ],
-            visitor_id=visitor_id,
-            user_id=user_id,
-        )
+        _count_conversions(lead, lead_form, exposures, visitor_id, user_id)
     if lead_form.notification_addresses():
         transaction.on_commit(lambda: notify(lead))
     return lead
+
+
+def _count_conversions(lead, lead_form, exposures, visitor_id, user_id):
+    """A failure here must not lose the lead itself: it is rolled back to a savepoint
+    and logged (without the lead's data)."""
+    try:
+        with transaction.atomic():
+            tracking.record_events(
+                [
+                    tracking.TrackedEvent(
+                        type="conversion",
+                        experiment=exposure.experiment.slug,
+                        event_id=f"lead-{lead.pk}",
+                        goal=lead_form.goal,
+                    )
+                    for exposure in exposures
+                ],
+                visitor_id=visitor_id,
+                user_id=user_id,
+            )
+    except Exception:
+        logger.exception("Could not count lead %s as a conversion.", lead.pk)
 
 
 def _running_exposures(visitor_id):

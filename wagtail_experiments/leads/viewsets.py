@@ -7,6 +7,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from ..models import Experiment, Variant
+from ..views.base import ViewPermissionIndexView, ViewPermissionInspectView
 from .models import Lead, LeadForm
 
 
@@ -46,6 +47,8 @@ class LeadViewSet(ModelViewSet):
     permissions; never created or edited in the admin."""
 
     model = Lead
+    index_view_class = ViewPermissionIndexView
+    inspect_view_class = ViewPermissionInspectView
     name = "experiment_leads"
     url_prefix = "experiments/leads"
     icon = "mail"

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
-from modelcluster.models import ClusterableModel
+from modelcluster.models import ClusterableModel, get_all_child_relations
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.models import Orderable
 
@@ -373,7 +373,20 @@ class Experiment(ClusterableModel):
             raise ValidationError(
                 _("The winner is a different page type; serve it instead of publishing it.")
             )
+        if user is not None and not control.permissions_for_user(user).can_publish():
+            raise ValidationError(_("You may not publish the control page."))
+        if control.locked or control.workflow_in_progress:
+            raise ValidationError(
+                _("The control page is locked or in a workflow; publish the winner there "
+                  "once it is free, or serve the winner instead.")
+            )
         content = winner.serializable_data()
+        # Inline children (and tags) are copied, not moved: without their ids, publishing
+        # creates new rows under the control page and leaves the winner's own alone.
+        for relation in get_all_child_relations(control):
+            for child in content.get(relation.get_accessor_name(), []):
+                child["pk"] = None
+                child[relation.field.name] = control.pk
         # The control keeps its identity (URL, titles); set before with_content_json, which
         # derives the URL path from the content's slug.
         for name in ("title", "draft_title", "slug", "seo_title", "search_description"):

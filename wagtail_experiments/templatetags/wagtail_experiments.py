@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ..conf import get_setting
 from ..exclusions import may_track
+from ..middleware import PERSONALISED
 from ..routing import get_route_table
 from ..visitor import Visitor, cookie_visitor_id
 
@@ -35,10 +36,14 @@ def visitor_experiments(request):
 @register.inclusion_tag("wagtail_experiments/tracker.html", takes_context=True)
 def experiment_tracker(context):
     request = context.get("request")
+    experiments = visitor_experiments(request)
+    if experiments:
+        # The page now names this visitor's experiments: shared caches must not keep it.
+        setattr(request, PERSONALISED, True)
     return {
         "config": {
             "endpoint": reverse("wagtail_experiments_api:post_events"),
-            "experiments": visitor_experiments(request),
+            "experiments": experiments,
             "clientExposure": get_setting("EXPOSURE_MODE") == "client",
         },
         "script_url": static("wagtail_experiments/tracker.js"),
