@@ -113,3 +113,17 @@ def test_control_pages_with_non_ascii_slugs_are_served(demo):
     response = client.get("/café/")
     assert response.status_code == 200
     assert served_key(response) == "b"
+
+
+def test_variant_pages_of_a_scheduled_experiment_stay_indexable_until_it_starts(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Experiment.objects.filter(pk=demo.pk).update(
+        status=Experiment.Status.SCHEDULED, starts_at=timezone.now() + timedelta(days=1)
+    )
+    demo.refresh_from_db()
+    demo.save()  # publishes a new route table version
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing-b/")
+    assert "X-Robots-Tag" not in response.headers

@@ -32,7 +32,7 @@ def serve_assigned_variant(callback):
         response = callback(page, request, serve_args, serve_kwargs)
         table = get_route_table()
         route = table.by_variant_page.get(page.pk)
-        if route is not None:
+        if route is not None and route.is_live_at(timezone.now()):
             point_to_control_url(response, route.control_url)
         if page.pk in table.by_goal_page and response.status_code == 200:
             record_goal_page_visit(request, table.by_goal_page[page.pk])
