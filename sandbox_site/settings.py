@@ -7,6 +7,8 @@ import dj_database_url
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("SANDBOX_VAR_DIR", SANDBOX_DIR / "var"))
+# The SQLite file, the file cache and media live here; a fresh clone has no such folder yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "sandbox-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
