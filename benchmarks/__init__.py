@@ -1,6 +1,10 @@
-"""Benchmarks of the experiment serving path, run with ``make bench`` (``python -m benchmarks``).
+"""Benchmarks of serving, event ingestion and results, run with ``make bench``
+(``python -m benchmarks``).
 
-Every figure is printed on stdout as a ``name=value`` line; progress goes to stderr.
+Every figure is printed on stdout as a ``name=value`` line, each phase's as soon as it ends;
+progress goes to stderr. ``goal_*_met=yes|no`` lines compare a figure with its goal.
+
+Phase ``serve`` (gunicorn, 2 sync workers):
 
 - ``serve_ratio``: requests/s of ``/landing/`` for returning, bucketed visitors divided by
   requests/s of the same page with no running experiment, through gunicorn on PostgreSQL:
@@ -12,7 +16,38 @@ Every figure is printed on stdout as a ``name=value`` line; progress goes to std
 - ``returning_visitor_queries``: database queries the experiment adds for a returning
   visitor (goal 0).
 
+Phase ``events`` (``POST /_experiments/api/events`` through gunicorn, configuration in
+``events_gunicorn``, ``<worker class>-<workers>x<threads>``), for visitors first exposed on
+``/landing/`` and posting with their own cookies; every response must be 202 with every
+event accepted, and the stored events must number ``events_accepted`` in the end:
+
+- ``events_per_s``: click events stored per second by 8 concurrent clients posting batches
+  of 100 (goal ≥ 2000); ``events_accepted`` counts every event posted, warm-up included.
+- ``single_event_p99_ms`` and ``single_event_p50_ms``: client-side latency of one-event
+  requests from 20 concurrent clients posting as fast as they are answered (goal p99 < 25).
+  With no pause between requests, latency is about 20 ÷ ``single_event_rps``: the
+  requests/s the server sustains bound it. Stderr shows the CPU time per request of the
+  gunicorn workers, PostgreSQL and the load generator.
+
+Phase ``results`` (in-process), last because it loads 10 million rows:
+
+- ``results_ms``: median wall time of ``wagtail_experiments.results.experiment_results``
+  (what the results screen renders) over 5 runs after a warm-up, for a paused experiment
+  ``results-bench`` (the demo's pages, variants control/b/c) holding ``results_events``
+  events (10 million) of 1 million exposed visitors over 30 days, with their first goal
+  completions and daily rollups, 1 % of the events funnel steps (goal < 300).
+  ``results_ms_min``/``_max`` give the spread. The rows are generated in SQL in about two
+  minutes (``benchmarks.dataset``); their tables stay unlogged (see ``benchmarks.bulk``).
+
 The run uses its own PostgreSQL database (created and dropped on the server named by
-``DATABASE_URL``) and its own temporary ``SANDBOX_VAR_DIR``, so it never touches other data.
-``WEXP_BENCH_ROUNDS`` and ``WEXP_BENCH_ROUND_SECONDS`` change the number and length of rounds.
+``DATABASE_URL``), its own temporary ``SANDBOX_VAR_DIR``, and the settings
+``benchmarks.settings`` (the sandbox's, without the events API's rate limit), so it never
+touches other data. Environment variables:
+
+- ``WEXP_BENCH_ONLY``: comma-separated phases to run, e.g. ``serve,events`` (default: all
+  of ``serve``, ``events``, ``results``).
+- ``WEXP_BENCH_ROUNDS`` and ``WEXP_BENCH_ROUND_SECONDS`` change the number and length of
+  the serve rounds.
+- ``WEXP_BENCH_EVENTS_GUNICORN`` tries another gunicorn configuration for the events phase,
+  e.g. ``gthread-2x4`` (default ``sync-4x1``).
 """

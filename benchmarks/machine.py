@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,35 @@ def _machine_busy_seconds():
         int(value) for value in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:8]
     )
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds each group of processes used while an action ran, and everyone else's."""
+
+    wall_seconds: float
+    groups: dict
+    others: float
+
+    def per(self, count):
+        """Milliseconds of CPU per ``count`` (requests, say), by group."""
+        return {name: seconds * 1000 / count for name, seconds in self.groups.items()}
+
+    def others_share(self):
+        return self.others / (self.wall_seconds * os.cpu_count())
+
+
+def cpu_use_during(groups, action):
+    """``(action(), CpuUse)``, ``groups`` being {name: pids}; the CpuUse is None where /proc
+    cannot be read."""
+    pids = [pid for group in groups.values() for pid in group]
+    before = CpuSnapshot.take(pids)
+    started = time.monotonic()
+    result = action()
+    wall_seconds = time.monotonic() - started
+    after = CpuSnapshot.take(pids)
+    if before is None or after is None:
+        return result, None
+    used = {name: after.used_since(before, group) for name, group in groups.items()}
+    others = max(0.0, after.machine_busy - before.machine_busy - sum(used.values()))
+    return result, CpuUse(wall_seconds=wall_seconds, groups=used, others=others)

@@ -10,18 +10,43 @@ import tempfile
 import time
 
 from .database import dedicated_database
+from .dataset import DAYS, generate
+from .ingest import (
+    BATCH_VISITORS,
+    SINGLE_VISITORS,
+    IngestError,
+    ingest_batches,
+    single_event_latency,
+)
+from .machine import cpu_use_during, postgres_backend_pids
 from .queries import extra_queries_for_returning_visitors
-from .serve import measure_serving
-from .server import gunicorn_server
+from .results import create_results_experiment, time_results
+from .serve import SWITCH_SETTLE_SECONDS, measure_serving
+from .server import SERVE_CONFIG, GunicornConfig, gunicorn_server
+from .switch import set_experiment_running
 from .traffic import create_returning_visitors
 
 SERVE_RATIO_GOAL = 0.95
 RETURNING_VISITOR_QUERIES_GOAL = 0
+EVENTS_PER_SECOND_GOAL = 2000
+SINGLE_EVENT_P99_MS_GOAL = 25
+RESULTS_MS_GOAL = 300
 VISITORS = 200
+# Posting events waits on the database (a commit per request, row locks of the shared
+# rollup rows): two sync workers per core keep both cores busy. They close the connection
+# after each response (the clients reconnect); gthread workers keep it alive, but their
+# threads compete for one interpreter each, and were slower here (2x4: ~20 % fewer events/s
+# and ~35 % fewer single-event requests/s than sync-4x1 on two cores; 2 or 3 sync workers
+# were within the noise of 4 on single events and a little behind on batches).
+# WEXP_BENCH_EVENTS_GUNICORN (e.g. "sync-3x1") tries another.
+EVENTS_CONFIG = GunicornConfig.parse(os.environ.get("WEXP_BENCH_EVENTS_GUNICORN", "sync-4x1"))
+# In this order; the results phase comes last, so its 10 million rows weigh on no other.
+PHASES = ("serve", "events", "results")
 
 
 def main():
     started = time.monotonic()
+    phases = _phases(os.environ.get("WEXP_BENCH_ONLY", ""))
     # A SIGTERM (a CI timeout, say) would end the process on the spot; as an exception it
     # still runs the finally blocks that stop gunicorn and drop the database.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -35,24 +60,50 @@ def main():
             "DATABASE_URL": database_url,
             "SANDBOX_VAR_DIR": var_dir,
             "DJANGO_DEBUG": "0",
-            "DJANGO_SETTINGS_MODULE": "sandbox_site.settings",
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         }
         os.environ.update(environment)
         try:
-            figures = _measure(environment)
+            _measure(environment, database_url, phases)
         finally:
             _close_django_connections()
-    for name, value in figures.items():
-        print(f"{name}={value}", flush=True)
     log(f"benchmark took {time.monotonic() - started:.0f} s")
     return 0
 
 
-def _measure(environment):
-    log("setting up the database and the demo content")
+def _phases(only):
+    """The phases ``WEXP_BENCH_ONLY`` names (comma-separated), all when it is empty."""
+    chosen = {name.strip() for name in only.split(",") if name.strip()} or set(PHASES)
+    unknown = chosen - set(PHASES)
+    if unknown:
+        raise SystemExit(
+            f"WEXP_BENCH_ONLY: unknown phase(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(PHASES)}"
+        )
+    return [phase for phase in PHASES if phase in chosen]
+
+
+def _measure(environment, database_url, phases):
+    """Each phase's figures are printed as soon as it ends."""
+    log(f"setting up the database and the demo content; phases: {', '.join(phases)}")
     experiment = _set_up_django()
-    with gunicorn_server(environment) as server:
-        log(f"gunicorn answers on port {server.port}; creating {VISITORS} returning visitors")
+    for phase in phases:
+        if phase == "serve":
+            figures = _serve_phase(environment, experiment)
+        elif phase == "events":
+            figures = _events_phase(environment, experiment)
+        else:
+            figures = _results_phase(database_url, experiment)
+        for name, value in figures.items():
+            print(f"{name}={value}", flush=True)
+
+
+def _serve_phase(environment, experiment):
+    with gunicorn_server(environment, SERVE_CONFIG) as server:
+        log(
+            f"serve: gunicorn ({SERVE_CONFIG}) answers on port {server.port}; "
+            f"creating {VISITORS} returning visitors"
+        )
         visitors = create_returning_visitors(server.port, VISITORS)
         extra_queries = extra_queries_for_returning_visitors(experiment, visitors, log)
         serving = measure_serving(server, experiment, visitors, log)
@@ -93,6 +144,90 @@ def _query_figures(extra_queries):
         "goal_returning_visitor_queries_met": _yes_no(
             extra_queries <= RETURNING_VISITOR_QUERIES_GOAL
         ),
+    }
+
+
+def _events_phase(environment, experiment):
+    from wagtail_experiments.models import Event
+
+    # The serve phase may have left the experiment paused; events of a paused one are
+    # rejected. The new server's workers read the route table afresh.
+    if set_experiment_running(experiment, True):
+        time.sleep(SWITCH_SETTLE_SECONDS)
+    stored_before = Event.objects.count()
+    with gunicorn_server(environment, EVENTS_CONFIG) as server:
+        log(
+            f"events: gunicorn ({EVENTS_CONFIG}) answers on port {server.port}; "
+            f"exposing {BATCH_VISITORS + SINGLE_VISITORS} visitors"
+        )
+        visitors = create_returning_visitors(server.port, BATCH_VISITORS + SINGLE_VISITORS)
+        batches, cpu = cpu_use_during(
+            _processes(server), lambda: ingest_batches(server.port, visitors[:BATCH_VISITORS])
+        )
+        log(
+            f"batches: {batches.events} events in {batches.seconds:.1f} s, "
+            f"{batches.events_per_second:.0f} events/s{_cpu_note(cpu, batches.accepted, 'event')}"
+        )
+        singles, cpu = cpu_use_during(
+            _processes(server),
+            lambda: single_event_latency(server.port, visitors[BATCH_VISITORS:]),
+        )
+        log(
+            f"single events: {len(singles.latencies_ms)} timed requests, "
+            f"{singles.requests_per_second:.0f} requests/s"
+            f"{_cpu_note(cpu, singles.accepted, 'request')}"
+        )
+    accepted = batches.accepted + singles.accepted
+    stored = Event.objects.count() - stored_before
+    if stored != accepted:
+        raise IngestError(f"{accepted} events were accepted, but {stored} were stored")
+    p50, p99 = singles.percentile(50), singles.percentile(99)
+    return {
+        "events_per_s": f"{batches.events_per_second:.0f}",
+        "events_accepted": str(accepted),
+        "goal_events_per_s_met": _yes_no(batches.events_per_second >= EVENTS_PER_SECOND_GOAL),
+        "single_event_p50_ms": f"{p50:.1f}",
+        "single_event_p99_ms": f"{p99:.1f}",
+        "single_event_rps": f"{singles.requests_per_second:.0f}",
+        "goal_single_event_p99_ms_met": _yes_no(p99 < SINGLE_EVENT_P99_MS_GOAL),
+        "events_gunicorn": EVENTS_CONFIG.token(),
+    }
+
+
+def _processes(server):
+    return {
+        "gunicorn workers": server.worker_pids(),
+        "PostgreSQL": postgres_backend_pids(),
+        "load generator": [os.getpid()],
+    }
+
+
+def _cpu_note(cpu, count, unit):
+    """Where the CPU went, per ``unit``: tells a slow server from a busy machine."""
+    if cpu is None or not count:
+        return ""
+    spent = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.per(count).items())
+    return (
+        f"; CPU ms per {unit}: {spent}; other processes used "
+        f"{cpu.others_share():.0%} of the machine"
+    )
+
+
+def _results_phase(database_url, experiment):
+    results_experiment = create_results_experiment(experiment, DAYS)
+    log(f"results: generating the data of experiment {results_experiment.slug!r}")
+    dataset = generate(database_url, results_experiment, log)
+    log(
+        f"generated {dataset.events} events of {dataset.visitors} visitors in "
+        f"{dataset.seconds:.0f} s"
+    )
+    timing = time_results(results_experiment.pk, log)
+    return {
+        "results_events": str(timing.events),
+        "results_ms": f"{timing.median_ms:.1f}",
+        "results_ms_min": f"{min(timing.runs_ms):.1f}",
+        "results_ms_max": f"{max(timing.runs_ms):.1f}",
+        "goal_results_ms_met": _yes_no(timing.median_ms < RESULTS_MS_GOAL),
     }
 
 

@@ -17,10 +17,33 @@ from .machine import child_pids
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-# Two cores: two sync workers keep both busy without the load generator starving.
-WORKERS = 2
 STARTUP_TIMEOUT_SECONDS = 30
 SHUTDOWN_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class GunicornConfig:
+    workers: int
+    worker_class: str = "sync"
+    threads: int = 1
+
+    def __str__(self):
+        threads = f" x {self.threads} threads" if self.threads > 1 else ""
+        return f"{self.workers} {self.worker_class} workers{threads}"
+
+    def token(self):
+        """``<worker class>-<workers>x<threads>``, e.g. ``sync-2x1``."""
+        return f"{self.worker_class}-{self.workers}x{self.threads}"
+
+    @classmethod
+    def parse(cls, token):
+        worker_class, _, counts = token.partition("-")
+        workers, _, threads = counts.partition("x")
+        return cls(workers=int(workers), worker_class=worker_class, threads=int(threads or 1))
+
+
+# Two cores: two sync workers keep both busy without the load generator starving.
+SERVE_CONFIG = GunicornConfig(workers=2)
 
 
 @dataclass(frozen=True)
@@ -33,12 +56,12 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def gunicorn_server(environment):
+def gunicorn_server(environment, config=SERVE_CONFIG):
     """Run ``sandbox_site.wsgi:application`` and yield a ``RunningServer``; always stop it
     afterwards."""
     port = _free_port()
     process = subprocess.Popen(
-        _command(port),
+        _command(port, config),
         cwd=REPO_ROOT,
         env=_server_environment(environment),
         stdout=sys.stderr,
@@ -53,7 +76,7 @@ def gunicorn_server(environment):
         _stop(process)
 
 
-def _command(port):
+def _command(port, config):
     return [
         sys.executable,
         "-m",
@@ -62,9 +85,11 @@ def _command(port):
         "--bind",
         f"{HOST}:{port}",
         "--workers",
-        str(WORKERS),
+        str(config.workers),
         "--worker-class",
-        "sync",
+        config.worker_class,
+        "--threads",
+        str(config.threads),
         "--log-level",
         "warning",
     ]

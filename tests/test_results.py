@@ -232,3 +232,12 @@ def test_funnel_of_step_events(demo):
     ]
     control_steps = funnel["variants"][0]["steps"]
     assert [s["visitors"] for s in control_steps] == [0, 0, 0]
+
+
+def test_the_leader_is_the_winner_when_there_is_one(demo):
+    for n in range(5):
+        seed(demo, "control", days_ago(n), 3400, 100)
+        seed(demo, "b", days_ago(n), 3300, 900)
+        seed(demo, "c", days_ago(n), 3300, 1200)  # both certain to beat the control
+    verdict = experiment_results(demo)["verdict"]
+    assert verdict["winner"] == verdict["leader"] == "c"

@@ -266,7 +266,11 @@ def _verdict(experiment, variants, analysis, planning, alpha):
     likely) and whether it is a winner: adjusted p-value below alpha, no sample-ratio
     mismatch, and for the fixed method the planned sample size reached."""
     challengers = [v for v in variants if not v["is_control"] and v.get("chance_to_beat_control")]
-    leader = max(challengers, key=lambda v: v["chance_to_beat_control"], default=None)
+    # Ties (several variants all but certain to beat the control) go to the larger lift.
+    leader = max(
+        challengers, key=lambda v: (v["chance_to_beat_control"], v.get("lift") or 0),
+        default=None,
+    )
     if leader is not None and leader["chance_to_beat_control"] < 0.5:
         leader = variants[0]  # nobody is likely to beat the control
     significant = [
@@ -282,6 +286,8 @@ def _verdict(experiment, variants, analysis, planning, alpha):
         winner, reason = None, "sample_size_not_reached"
     elif winner is None:
         reason = "not_significant"
+    if winner is not None:
+        leader = winner
     return {
         "leader": leader["key"] if leader else None,
         "winner": winner["key"] if winner else None,

@@ -1,0 +1,9 @@
+"""The sandbox's settings for the benchmarks, in this process and in gunicorn's workers.
+
+Only the events API's rate limit differs: the load generator is one client address sending
+far more than any visitor would, so the limit would answer 429 instead of measuring."""
+
+from sandbox_site.settings import *  # noqa: F403
+from sandbox_site.settings import WAGTAIL_EXPERIMENTS as SANDBOX_EXPERIMENTS
+
+WAGTAIL_EXPERIMENTS = {**SANDBOX_EXPERIMENTS, "API_RATE_LIMIT": None}
