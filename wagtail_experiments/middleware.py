@@ -134,7 +134,7 @@ class ExperimentMiddleware:
         except Exception:
             logger.exception("Could not look up a visitor's exposure; bucketing by hash.")
             return None
-        return next((variant for variant in route.variants if variant.id == variant_id), None)
+        return route.variant_by_id(variant_id)
 
     def _forced_variant(self, request, route):
         """The variant an editor asks for with ``?wexp=<slug>:<key>``, if it exists."""
@@ -185,7 +185,7 @@ class ExperimentMiddleware:
             visitor_id=assignment.visitor.id,
             utm=utm_from_query(request.GET),
         )
-        stored = next((v for v in route.variants if v.id == stored_variant_id), None)
+        stored = route.variant_by_id(stored_variant_id)
         if stored is not None:
             # Remembered only once stored, so a failed write is retried on the next view;
             # an earlier exposure's variant wins over this request's hash.

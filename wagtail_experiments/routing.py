@@ -99,10 +99,10 @@ class Route:
         return self.winner_key is None and self.is_live_at(moment)
 
     def variant_by_key(self, key):
-        for variant in self.variants:
-            if variant.key == key:
-                return variant
-        return None
+        return next((variant for variant in self.variants if variant.key == key), None)
+
+    def variant_by_id(self, variant_id):
+        return next((variant for variant in self.variants if variant.id == variant_id), None)
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,12 @@ class RouteTable:
             by_experiment_id={route.experiment_id: route for route in routes},
             by_goal_page=_group_by_goal_page(routes),
         )
+
+    def collecting(self, experiment_ids, moment):
+        """The routes of ``experiment_ids`` (e.g. a visitor's remembered assignments) that
+        still count exposures, events and conversions at ``moment``."""
+        routes = (self.by_experiment_id.get(experiment_id) for experiment_id in experiment_ids)
+        return [route for route in routes if route is not None and route.collects_at(moment)]
 
     def find(self, site_id, path):
         for route in self.by_path.get(path, ()):

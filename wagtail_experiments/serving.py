@@ -90,7 +90,10 @@ def record_goal_page_visit(request, routes):
     if not may_track(request) or not cookie_visitor_id(request):
         return
     visitor = Visitor.from_request(request)
-    now = timezone.now()
+    collecting = {
+        route.experiment_id
+        for route in get_route_table().collecting(visitor.assignments, timezone.now())
+    }
     events = [
         tracking.TrackedEvent(
             type="conversion",
@@ -100,7 +103,7 @@ def record_goal_page_visit(request, routes):
             url=request.build_absolute_uri()[:2000],
         )
         for route in routes
-        if route.experiment_id in visitor.assignments and route.collects_at(now)
+        if route.experiment_id in collecting
     ]
     if not events:
         return

@@ -24,11 +24,9 @@ def visitor_experiments(request):
     if assignment is not None and assignment.variant is not None and assignment.counts:
         slugs.append(assignment.route.slug)
     if cookie_visitor_id(request):
-        by_id = get_route_table().by_experiment_id
-        now = timezone.now()
-        for experiment_id in Visitor.from_request(request).assignments:
-            route = by_id.get(experiment_id)
-            if route is not None and route.collects_at(now) and route.slug not in slugs:
+        remembered = Visitor.from_request(request).assignments
+        for route in get_route_table().collecting(remembered, timezone.now()):
+            if route.slug not in slugs:
                 slugs.append(route.slug)
     return slugs
 
