@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "sandbox_site.home",
     "wagtail_experiments",
     "wagtail.contrib.forms",
+    "wagtail.api.v2",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
     "wagtail.sites",
@@ -36,11 +37,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -101,6 +105,16 @@ WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
 WAGTAIL_EXPERIMENTS = {}
+
+# Headless front ends on other origins (django-cors-headers): only these origins may call
+# the experiments API and Wagtail's API v2 from a browser, with the visitor's cookies.
+CORS_ALLOWED_ORIGINS = [
+    origin
+    for origin in os.environ.get("CORS_ALLOWED_ORIGINS", "http://localhost:3000").split(",")
+    if origin
+]
+CORS_URLS_REGEX = r"^/(_experiments/api|api/v2)/.*$"
+CORS_ALLOW_CREDENTIALS = True
 
 LOGGING = {
     "version": 1,

@@ -2,12 +2,20 @@ from django.conf import settings
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.documents import urls as wagtaildocs_urls
+
+from wagtail_experiments.api_v2 import ExperimentPagesAPIViewSet
+
+# Wagtail's API v2, with pages found by html_path served as the visitor's variant.
+api_router = WagtailAPIRouter("wagtailapi")
+api_router.register_endpoint("pages", ExperimentPagesAPIViewSet)
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("_experiments/", include("wagtail_experiments.urls")),
+    path("api/v2/", api_router.urls),
 ]
 
 if settings.DEBUG:

@@ -208,3 +208,43 @@ def test_publishing_the_winner_needs_publish_permission_on_the_control(demo, dja
         demo.promote_winner("publish", user=manager)
     control = LandingPage.objects.get(pk=demo.control_page_id)
     assert control.body[0].value["heading"] == "Ship experiments, not opinions"
+
+
+def test_create_a_code_level_experiment_with_targeting_and_payloads(new_pages, admin_client):
+    control, other = new_pages
+    data = experiment_form(
+        control,
+        [("control", control, 50, True), ("new-ui", other, 50, False)],
+        slug="new-ui",
+        control_page="",
+        target_utm_sources="Google, newsletter",
+        target_devices=["mobile", "tablet"],
+        target_locales="en, fr_CA",
+    )
+    data.update({
+        "variants-0-page": "", "variants-1-page": "",
+        "variants-0-payload": "{}", "variants-1-payload": '{"new_ui": true, "limit": 3}',
+    })
+    response = admin_client.post(f"{ADMIN}new/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    experiment = Experiment.objects.get(slug="new-ui")
+    assert experiment.is_code_level
+    assert experiment.variants.get(key="new-ui").payload == {"new_ui": True, "limit": 3}
+    targeting = experiment.targeting()
+    assert targeting.utm_source == ("google", "newsletter")
+    assert targeting.device == ("mobile", "tablet")
+    assert targeting.locale == ("en", "fr-ca")
+    experiment.start()
+    assert experiment.status == "running"
+    edit_html = admin_client.get(f"{ADMIN}edit/{experiment.pk}/").content.decode()
+    assert 'value="mobile"' in edit_html and "checked" in edit_html
+
+
+def test_a_payload_must_be_a_json_object(new_pages, admin_client):
+    control, other = new_pages
+    data = experiment_form(control, [("control", control, 50, True), ("b", other, 50, False)])
+    data.update({"variants-0-payload": "{}", "variants-1-payload": "[1, 2]"})
+    response = admin_client.post(f"{ADMIN}new/", data)
+    assert response.status_code == 200
+    assert "must be a JSON object" in response.content.decode()
+    assert not Experiment.objects.filter(slug="offer-test").exists()

@@ -21,7 +21,7 @@ def test_demo_content_is_idempotent_and_prints_the_login():
     pages = Page.objects.count()
     call_command("load_demo_content", stdout=second)
     assert Page.objects.count() == pages
-    assert Experiment.objects.count() == 1
+    assert Experiment.objects.count() == 2
     assert f"username {ADMIN_USERNAME!r}, password {ADMIN_PASSWORD!r}" in second.getvalue()
 
 

@@ -12,26 +12,45 @@ import time
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from ninja import NinjaAPI, Status
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import SessionAuth
 from ninja.throttling import BaseThrottle
 from pydantic import ValidationError
+from wagtail.api.v3.auth import BearerTokenAuth
+from wagtail.permission_policies import ModelPermissionPolicy
 
-from . import tracking
+from . import headless, tracking
+from .assignment import is_valid_visitor_id
 from .attribution import utm_from_query
 from .conf import get_setting
 from .exclusions import may_track
 from .leads.forms import build_form
 from .leads.models import LeadForm
 from .leads.submission import save_lead
+from .models import Experiment
+from .public_config import running_experiments_config
+from .results import experiment_results
+from .routing import get_route_table
 from .schemas import (
     MAX_EVENTS_PER_REQUEST,
+    AssignmentOut,
     ErrorOut,
     EventBatchIn,
     EventIn,
     EventsAccepted,
+    ExperimentsConfigOut,
+    GoalName,
+    IsoDate,
     LeadCreated,
     LeadIn,
+    ResultsOut,
+    Slug,
+    has_control_characters,
 )
 from .visitor import Visitor, cookie_visitor_id, logged_in_user
 
@@ -91,9 +110,28 @@ class ClientRateThrottle(BaseThrottle):
 api = NinjaAPI(
     title="wagtail_experiments",
     version="1",
-    description="Experiment tracking for Wagtail sites: events and leads.",
+    description=(
+        "Experiments for Wagtail sites, server-rendered or headless: the running "
+        "experiments' configuration, visitors' assignments, events, leads and results."
+    ),
     urls_namespace="wagtail_experiments_api",
 )
+# Public config: its max-age bounds how long edge workers keep bucketing with an old one.
+CONFIG_MAX_AGE = 60
+VISITOR_ID_DESCRIPTION = (
+    "For server-to-server calls (a front-end server acting for a visitor): the visitor's "
+    "id (21 characters, A-Z a-z 0-9 _ -) instead of the wexp_vid cookie."
+)
+
+
+def _visitor_id_parameter():
+    return {
+        "name": "visitor_id",
+        "in": "query",
+        "required": False,
+        "description": VISITOR_ID_DESCRIPTION,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{21}$"},
+    }
 
 
 @api.exception_handler(ApiError)
@@ -178,12 +216,27 @@ def parse_events(payload):
     ]
 
 
+def named_visitor_id(request):
+    """The ``visitor_id`` query parameter, checked; "" when absent."""
+    visitor_id = request.GET.get("visitor_id", "")
+    if visitor_id and not is_valid_visitor_id(visitor_id):
+        raise ApiError(
+            400,
+            "Malformed visitor_id: expected 21 characters from A-Z a-z 0-9 _ -.",
+            [{"field": "visitor_id", "message": "not a visitor id"}],
+        )
+    return visitor_id
+
+
 def required_visitor_id(request):
+    visitor_id = named_visitor_id(request)
     if not may_track(request):
         raise ApiError(403, "This visitor has not consented to tracking; nothing was stored.")
-    visitor_id = cookie_visitor_id(request)
+    visitor_id = visitor_id or cookie_visitor_id(request)
     if not visitor_id:
-        raise ApiError(400, "No visitor: the visitor cookie is missing or malformed.")
+        raise ApiError(
+            400, "No visitor: the visitor cookie is missing or malformed, and no visitor_id."
+        )
     return visitor_id
 
 
@@ -192,12 +245,26 @@ def user_id(request):
     return user.pk if user else None
 
 
-_EVENTS_BODY_SCHEMA = {
-    "anyOf": [
-        EventIn.model_json_schema(ref_template="#/components/schemas/{model}"),
-        EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}"),
-    ]
-}
+def _inlined_json_schema(model):
+    """``model``'s JSON schema with its ``$defs`` inlined. Left in place, they would sit
+    inside the OpenAPI document's request body, where no ``$ref`` can point at them (refs
+    start from the document's root, whose components do not list request-only models)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
+_EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_schema(EventBatchIn)]}
 
 
 @api.post(
@@ -210,21 +277,23 @@ _EVENTS_BODY_SCHEMA = {
     summary="Track events",
     description=(
         "One event or {\"events\": [...]} (at most 100, body at most 64 KB) for the visitor "
-        "of the wexp_vid cookie. The variant is derived by the server. Events of unknown or "
-        "stopped experiments, or of experiments the visitor never saw, are rejected."
+        "of the wexp_vid cookie or of the visitor_id parameter. The variant is derived by the "
+        "server. Events of unknown or stopped experiments, or of experiments the visitor "
+        "never saw, are rejected."
     ),
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _EVENTS_BODY_SCHEMA}},
-        }
+        },
+        "parameters": [_visitor_id_parameter()],
     },
 )
 def post_events(request):
     events = parse_events(read_json_body(request))
     visitor_id = required_visitor_id(request)
     served = {}
-    if get_setting("EXPOSURE_MODE") == "client":
+    if get_setting("EXPOSURE_MODE") == "client" and visitor_id == cookie_visitor_id(request):
         # The signed assignment cookie, not the payload, says which variant was served.
         served = Visitor.from_request(request).assignments
     result = tracking.record_events(
@@ -251,7 +320,8 @@ def _lead_form_errors(form):
     summary="Submit a lead",
     description=(
         "Validates the data like the HTML form and stores a lead attributed to the running "
-        "experiments the visitor (wexp_vid cookie, optional) was exposed to."
+        "experiments the visitor (wexp_vid cookie or visitor_id parameter, optional) was "
+        "exposed to."
     ),
     openapi_extra={
         "requestBody": {
@@ -261,11 +331,13 @@ def _lead_form_errors(form):
                     "schema": LeadIn.model_json_schema(ref_template="#/components/schemas/{model}")
                 }
             },
-        }
+        },
+        "parameters": [_visitor_id_parameter()],
     },
 )
 def post_lead(request):
     detail = "Invalid lead; nothing was stored."
+    visitor_id = named_visitor_id(request)
     lead_in = validated(LeadIn, read_json_body(request), detail)
     lead_form = LeadForm.objects.filter(slug=lead_in.form).first()
     if lead_form is None:
@@ -277,9 +349,118 @@ def post_lead(request):
     lead = save_lead(
         lead_form,
         form.cleaned_data,
-        visitor_id=cookie_visitor_id(request) if may_track(request) else "",
+        visitor_id=(visitor_id or cookie_visitor_id(request)) if may_track(request) else "",
         referrer=request.headers.get("Referer", ""),
         user_id=user_id(request),
         utm=utm_from_query(request.GET),
     )
     return Status(201, {"id": lead.pk})
+
+
+@api.get(
+    "/experiments",
+    response={200: ExperimentsConfigOut, 304: None, 429: ErrorOut},
+    throttle=[ClientRateThrottle()],
+    summary="Running experiments' configuration",
+    description=(
+        "Everything an edge worker or a GrowthBook SDK needs to compute the server's bucket "
+        "for a visitor id: seeds, hash versions, coverage, normalised weights (use them as "
+        f"they are) and targeting rules. Cacheable for {CONFIG_MAX_AGE} s; send the ETag "
+        "back in If-None-Match to get 304 Not Modified."
+    ),
+)
+def get_experiments_config(request):
+    body = json.dumps(
+        running_experiments_config(get_route_table(), timezone.now()),
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=CONFIG_MAX_AGE)
+    return response
+
+
+@api.get(
+    "/assignment",
+    response={200: AssignmentOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    throttle=[ClientRateThrottle()],
+    summary="A visitor's assignment",
+    description=(
+        "Give `path` (a URL path on the requesting site; its query string, if any, counts as "
+        "the landing URL's, for UTM attribution and targeting) to learn which page the visitor "
+        "is served there, or `experiment` (a code-level experiment's slug) for the visitor's "
+        "variant and payload. The visitor comes from the wexp_vid cookie or `visitor_id`, "
+        "and gets the cookie. A first assignment counts as an exposure unless `expose=false` "
+        "(prefetching, cache warming). A path outside any experiment returns its page with "
+        "`experiment: null`; 404 only when no page exists."
+    ),
+    openapi_extra={"parameters": [_visitor_id_parameter()]},
+)
+def get_assignment(
+    request, path: str | None = None, experiment: str | None = None, expose: bool = True
+):
+    if (path is None) == (experiment is None):
+        raise ApiError(400, "Give either path or experiment.")
+    if path is not None and (
+        not path.startswith("/") or len(path) > 2000 or has_control_characters(path)
+    ):
+        invalid = {"field": "path", "message": "invalid"}
+        raise ApiError(400, "path must be a URL path starting with /.", [invalid])
+    visitor = headless.visitor_for(request, named_visitor_id(request))
+    try:
+        if path is not None:
+            result = headless.assignment_for_path(request, path, visitor=visitor, expose=expose)
+        else:
+            result = headless.assignment_for_experiment(
+                request, experiment, visitor=visitor, expose=expose
+            )
+    except headless.NotFound as error:
+        raise ApiError(404, str(error)) from error
+    page = result.page
+    return {
+        "visitor_id": visitor.id if visitor else None,
+        "experiment": result.experiment,
+        "variant": result.variant,
+        "payload": result.payload,
+        "page": None if page is None else {
+            "id": page.pk,
+            "url": page.get_full_url(request),
+            "api_url": headless.page_api_url(request, page),
+        },
+    }
+
+
+@api.get(
+    "/experiments/{slug}/results",
+    response={200: ResultsOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    auth=[BearerTokenAuth(), SessionAuth()],
+    summary="An experiment's results",
+    description=(
+        "The admin results screen's data. Staff only: a Wagtail API token "
+        "(Authorization: Bearer wagtail_...) or an admin session of a user who may view "
+        "experiments. `goal` selects another goal than the primary one; `since` and `until` "
+        "(dates) limit the period."
+    ),
+)
+def get_experiment_results(
+    request,
+    slug: Slug,
+    goal: GoalName | None = None,
+    since: IsoDate | None = None,
+    until: IsoDate | None = None,
+):
+    if not ModelPermissionPolicy(Experiment).user_has_permission(request.user, "view"):
+        raise ApiError(403, "You may not view experiments.")
+    experiment = Experiment.objects.filter(slug=slug).first()
+    if experiment is None:
+        raise ApiError(404, f"No experiment {slug!r}.")
+    if since and until and since > until:
+        raise ApiError(400, "since must not come after until.")
+    results = experiment_results(experiment, goal=goal, since=since, until=until)
+    # Dates and decimals as JSON has them, like `experiment_results --json`.
+    return json.loads(json.dumps(results, cls=DjangoJSONEncoder))

@@ -37,6 +37,9 @@ DEFAULTS = {
     "CONSENT_CHECK": None,
     # Treat "DNT: 1" and "Sec-GPC: 1" as a refusal (with or without consent mode).
     "HONOUR_DO_NOT_TRACK": False,
+    # URL namespace of the site's Wagtail API v2 router (WagtailAPIRouter("wagtailapi")),
+    # for the ``api_url`` of pages in assignment responses.
+    "PAGES_API_NAMESPACE": "wagtailapi",
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

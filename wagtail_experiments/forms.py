@@ -1,6 +1,14 @@
 """Admin forms."""
 
+from django import forms
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
+
+DEVICE_CHOICES = [
+    ("desktop", _("Desktop")),
+    ("mobile", _("Mobile")),
+    ("tablet", _("Tablet")),
+]
 
 
 class ExperimentAdminForm(WagtailAdminModelForm):
@@ -10,6 +18,14 @@ class ExperimentAdminForm(WagtailAdminModelForm):
     validation; so the submitted variants are put on the instance first, and the rules stay
     in one place (``Experiment.clean``) for the admin and for code alike.
     """
+
+    target_devices = forms.MultipleChoiceField(
+        label=_("Devices"),
+        choices=DEVICE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only these device classes take part. None ticked: all devices."),
+    )
 
     def _post_clean(self):
         variants = self.formsets.get("variants")

@@ -27,6 +27,7 @@ from wagtail.models import PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
 from .conf import get_setting
+from .targeting import Targeting
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,18 @@ class RoutedVariant:
     key: str
     is_control: bool
     weight: float
-    page_id: int
+    # None for the variants of code-level experiments.
+    page_id: int | None
     # The live, specific page, loaded once per table build; served via ``fresh_page``.
     page: object = field(repr=False, compare=False)
     # Whether any view restriction (its own or an ancestor's) guards the page.
     restricted: bool = False
     # (attname, raw JSON) of each StreamField, taken before anything rendered the page.
     stream_data: tuple = field(default=(), repr=False, compare=False)
+    # Handed to code with the assignment (feature flags); callers get copies.
+    payload: dict = field(default_factory=dict, repr=False, compare=False)
+    # The page's own full URL, published to headless front ends and edge workers.
+    url: str | None = None
 
     def fresh_page(self):
         """The page as a fresh database load would give it, without the query.
@@ -62,14 +68,17 @@ class RoutedVariant:
 
 @dataclass(frozen=True)
 class Route:
+    """A served experiment. Code-level experiments have no path, control page or URL, and
+    ``site_id`` is None unless they are limited to one site."""
+
     experiment_id: int
     slug: str
     seed: str
     hash_version: int
     coverage: float
-    site_id: int
-    path: str
-    control_page_id: int
+    site_id: int | None
+    path: str | None
+    control_page_id: int | None
     control_url: str
     status: str
     starts_at: datetime | None
@@ -80,6 +89,14 @@ class Route:
     # A visit to this page counts as reaching ``primary_goal``.
     goal_page_id: int | None = None
     primary_goal: str = ""
+    targeting: Targeting = field(default_factory=Targeting)
+
+    @property
+    def is_code_level(self):
+        return self.control_page_id is None
+
+    def applies_to_site(self, site_id):
+        return self.site_id is None or self.site_id == site_id
 
     @property
     def weights(self):
@@ -122,7 +139,8 @@ class RouteTable:
     def from_routes(cls, version, routes):
         by_path = {}
         for route in routes:
-            by_path.setdefault(route.path, []).append(route)
+            if route.path is not None:
+                by_path.setdefault(route.path, []).append(route)
         return cls(
             version=version,
             routes=tuple(routes),
@@ -132,7 +150,7 @@ class RouteTable:
                 variant.page_id: route
                 for route in routes
                 for variant in route.variants
-                if not variant.is_control
+                if not variant.is_control and variant.page_id is not None
             },
             experiment_ids=frozenset(route.experiment_id for route in routes),
             collecting_ids=frozenset(r.experiment_id for r in routes if r.winner_key is None),
@@ -151,6 +169,10 @@ class RouteTable:
             if route.site_id == site_id:
                 return route
         return None
+
+    def for_control_page(self, page_id):
+        """The route testing the page with id ``page_id`` at its URL, if any."""
+        return next((route for route in self.routes if route.control_page_id == page_id), None)
 
 
 def _group_by_goal_page(routes):
@@ -188,6 +210,8 @@ def _route_for(experiment, pages):
     if experiment.serve_winner:
         variants = [variant for variant in variants if variant.pk == experiment.winner_id]
         winner_key = variants[0].key if variants else None
+    if experiment.is_code_level:
+        return _code_level_route(experiment, variants, winner_key)
     missing = [v.key for v in variants if v.page_id not in pages or not pages[v.page_id].live]
     too_few = len(variants) < (1 if experiment.serve_winner else 2)
     if control is None or not control.live or missing or too_few:
@@ -207,35 +231,71 @@ def _route_for(experiment, pages):
     # get_url_parts gives an IRI-encoded path ("/caf%C3%A9/"); request.path is decoded.
     path = unquote(path)
     return Route(
-        experiment_id=experiment.pk,
-        slug=experiment.slug,
-        seed=experiment.hash_seed or experiment.slug,
-        hash_version=experiment.hash_version,
-        coverage=float(experiment.coverage) / 100,
+        **_experiment_fields(experiment, winner_key),
         site_id=site_id,
         path=path,
         control_page_id=control.pk,
         control_url=(root_url or "") + path,
-        status=experiment.status,
-        starts_at=experiment.starts_at,
-        ends_at=experiment.ends_at,
-        winner_key=winner_key,
-        goal_page_id=experiment.goal_page_id,
-        primary_goal=experiment.primary_goal,
-        variants=tuple(
-            RoutedVariant(
-                id=variant.pk,
-                key=variant.key,
-                is_control=variant.is_control,
-                weight=float(variant.weight),
-                page_id=variant.page_id,
-                page=pages[variant.page_id],
-                restricted=pages[variant.page_id].get_view_restrictions().exists(),
-                stream_data=_raw_stream_data(pages[variant.page_id]),
-            )
-            for variant in variants
-        ),
+        variants=tuple(_routed_variant(variant, pages[variant.page_id]) for variant in variants),
     )
+
+
+def _code_level_route(experiment, variants, winner_key):
+    """A feature-flag experiment: nothing to serve, only variants for code to ask about."""
+    if len(variants) < (1 if experiment.serve_winner else 2):
+        logger.warning("Experiment %r is not served: it has too few variants.", experiment.slug)
+        return None
+    return Route(
+        **_experiment_fields(experiment, winner_key),
+        site_id=experiment.target_site_id,
+        path=None,
+        control_page_id=None,
+        control_url="",
+        variants=tuple(_routed_variant(variant) for variant in variants),
+    )
+
+
+def _routed_variant(variant, page=None):
+    """The variant as the router keeps it; ``page`` is its live page (none: code-level)."""
+    page_fields = {}
+    if page is not None:
+        page_fields = {
+            "page_id": page.pk,
+            "page": page,
+            "restricted": page.get_view_restrictions().exists(),
+            "stream_data": _raw_stream_data(page),
+            "url": _full_url(page),
+        }
+    return RoutedVariant(
+        id=variant.pk,
+        key=variant.key,
+        is_control=variant.is_control,
+        weight=float(variant.weight),
+        payload=variant.payload or {},
+        **{"page_id": None, "page": None, **page_fields},
+    )
+
+
+def _full_url(page):
+    parts = page.get_url_parts()
+    return None if parts is None else (parts[1] or "") + parts[2]
+
+
+def _experiment_fields(experiment, winner_key):
+    return {
+        "experiment_id": experiment.pk,
+        "slug": experiment.slug,
+        "seed": experiment.hash_seed or experiment.slug,
+        "hash_version": experiment.hash_version,
+        "coverage": float(experiment.coverage) / 100,
+        "status": experiment.status,
+        "starts_at": experiment.starts_at,
+        "ends_at": experiment.ends_at,
+        "winner_key": winner_key,
+        "goal_page_id": experiment.goal_page_id,
+        "primary_goal": experiment.primary_goal,
+        "targeting": experiment.targeting(),
+    }
 
 
 def _raw_stream_data(page):

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_METADATA_BYTES = 2048
@@ -15,11 +24,25 @@ MAX_METADATA_DEPTH = 5
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]{1,64}$")]
 Goal = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# Any goal results can be asked for: an event's (Goal), a lead form's or an experiment's
+# primary goal (slugs); empty for the primary goal.
+GoalName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{0,64}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 BlockId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
-def _has_control_characters(text):
+def _iso_date_only(value):
+    """Pydantic's lax date parsing would also take numbers (as Unix timestamps) and
+    datetimes; the API documents dates (``format: date``), YYYY-MM-DD."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("Input should be a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date_only)]
+
+
+def has_control_characters(text):
     return any(ord(char) < 32 or ord(char) == 127 for char in text)
 
 
@@ -85,7 +108,7 @@ class EventIn(Schema):
     @field_validator("url")
     @classmethod
     def printable_url(cls, url):
-        if url is not None and _has_control_characters(url):
+        if url is not None and has_control_characters(url):
             raise ValueError("url must not contain control characters")
         return url
 
@@ -128,3 +151,68 @@ class LeadIn(Schema):
 
 class LeadCreated(Schema):
     id: int
+
+
+class SiteOut(Schema):
+    id: int
+    root_url: str | None = Field(description="Scheme, host and port of the site.")
+
+
+class VariantConfigOut(Schema):
+    key: str
+    weight: float = Field(description="Share of covered visitors, 0 to 1; the weights sum to 1.")
+    page_id: int | None = Field(description="None for code-level experiments.")
+    url: str | None = Field(description="The variant page's own URL (None for code-level).")
+    payload: dict[str, Any] = Field(description="JSON object handed to code (feature flags).")
+
+
+class TargetingOut(Schema):
+    """Each non-empty list restricts (values lower case); an empty list admits everybody."""
+
+    utm_source: list[str]
+    utm_medium: list[str]
+    utm_campaign: list[str]
+    device: list[Literal["desktop", "mobile", "tablet"]]
+    locale: list[str] = Field(description="Language codes; 'en' also admits 'en-gb'.")
+
+
+class ExperimentConfigOut(Schema):
+    slug: str
+    hash_seed: str
+    hash_version: Literal[1, 2]
+    coverage: float = Field(description="Share of visitors in the experiment, 0 to 1.")
+    site: SiteOut | None = Field(description="None: a code-level experiment on every site.")
+    path: str | None = Field(description="The control URL's path (None for code-level).")
+    url: str | None = Field(description="The control URL (None for code-level).")
+    variants: list[VariantConfigOut] = Field(description="In GrowthBook variation order.")
+    targeting: TargetingOut
+
+
+class ExperimentsConfigOut(Schema):
+    experiments: list[ExperimentConfigOut]
+
+
+class AssignedPageOut(Schema):
+    id: int
+    url: str | None = Field(description="The page's own URL; visitors stay on `path`.")
+    api_url: str | None = Field(description="The page in Wagtail's API v2, when it is mounted.")
+
+
+class AssignmentOut(Schema):
+    visitor_id: str | None = Field(description="None when the visitor may not be tracked.")
+    experiment: str | None
+    variant: str | None
+    payload: dict[str, Any]
+    page: AssignedPageOut | None = Field(description="None for code-level experiments.")
+
+
+class ResultsOut(Schema):
+    """The admin results screen's data; see the analysts' guide for every field."""
+
+    model_config = ConfigDict(extra="allow")
+
+    experiment: str
+    name: str
+    status: str
+    goal: str
+    variants: list[dict[str, Any]]

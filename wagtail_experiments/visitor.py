@@ -33,11 +33,13 @@ class Visitor:
     way a tampered cookie is ignored: the visitor is simply bucketed again by hash.
     """
 
-    def __init__(self, visitor_id, assignments, *, is_new):
+    def __init__(self, visitor_id, assignments, *, is_new, id_cookie_stale=None):
         self.id = visitor_id
         self.assignments = assignments  # {experiment id: variant key}
         self.is_new = is_new
+        self._id_cookie_stale = is_new if id_cookie_stale is None else id_cookie_stale
         self._assignments_changed = False
+        self._kept = False
 
     @classmethod
     def from_request(cls, request):
@@ -47,6 +49,18 @@ class Visitor:
         if visitor is None:
             visitor = cls._parse(request)
             request._wagtail_experiments_visitor = visitor
+        return visitor
+
+    @classmethod
+    def named(cls, request, visitor_id):
+        """The visitor an API caller names (a front-end server calling on a visitor's
+        behalf), made the request's visitor. Their sticky assignments come from the
+        request's cookie only if it belongs to the same id; otherwise from the database."""
+        cookie_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
+        own_cookie = cookie_id == visitor_id
+        assignments = cls._read_assignments(request, visitor_id) if own_cookie else {}
+        visitor = cls(visitor_id, assignments, is_new=False, id_cookie_stale=not own_cookie)
+        request._wagtail_experiments_visitor = visitor
         return visitor
 
     @classmethod
@@ -79,6 +93,14 @@ class Visitor:
             self.assignments[experiment_id] = variant_key
             self._assignments_changed = True
 
+    def keep(self):
+        """Have the response set this visitor's cookies even if no assignment changed."""
+        self._kept = True
+
+    @property
+    def has_cookie_changes(self):
+        return self._assignments_changed or (self._kept and self._id_cookie_stale)
+
     def write_cookies(self, response, request, *, known_experiment_ids):
         """Set whichever cookie changed; a returning visitor's response sets none."""
         secure = request.is_secure()
@@ -89,7 +111,7 @@ class Visitor:
             "httponly": True,
             "samesite": "Lax",
         }
-        if self.is_new:
+        if self._id_cookie_stale:
             response.set_cookie(get_setting("VISITOR_COOKIE"), self.id, **common)
         if self._assignments_changed:
             # Forget experiments that no longer run, so the cookie cannot grow without bound.

@@ -1,4 +1,5 @@
-"""Demo content: a home page, a landing page with two variants, and a running experiment.
+"""Demo content: a home page, a landing page with two variants, and running experiments:
+``landing-hero`` (pages) and ``home-banner`` (code-level, a feature flag on the home page).
 
 Idempotent: running it again leaves existing content alone and only fills what is missing.
 """
@@ -23,6 +24,7 @@ LANDING_VARIANTS = [
     ("c", "landing-c", "Landing (variant C)", "Your landing page, measured", "Book a demo"),
 ]
 WEIGHTS = {"control": 34, "b": 33, "c": 33}
+BANNER_TEXT = "New: every landing page can now run its own experiment."
 
 
 @transaction.atomic
@@ -31,6 +33,7 @@ def load_demo_content():
     home = _home_page()
     lead_form = _lead_form()
     pages = {key: _landing_page(home, lead_form, *spec) for key, *spec in LANDING_VARIANTS}
+    _banner_flag()
     return _experiment(pages)
 
 
@@ -140,6 +143,34 @@ def _experiment(pages):
                 sort_order=index,
             )
             for index, (key, *_) in enumerate(LANDING_VARIANTS)
+        ]
+        experiment.full_clean()
+        experiment.save()
+    if experiment.status == Experiment.Status.DRAFT:
+        experiment.start()
+    return experiment
+
+
+def _banner_flag():
+    """A code-level experiment: the home page template asks for the visitor's variant."""
+    experiment = Experiment.objects.filter(slug="home-banner").first()
+    if experiment is None:
+        experiment = Experiment(
+            name="Home page banner (feature flag)",
+            slug="home-banner",
+            hypothesis="Announcing landing-page experiments on the home page sends more "
+            "visitors to the landing page.",
+            primary_goal="cta",
+        )
+        experiment.variants = [
+            Variant(key="control", label="No banner", weight=50, is_control=True, sort_order=0),
+            Variant(
+                key="banner",
+                label="Banner",
+                weight=50,
+                payload={"banner": BANNER_TEXT},
+                sort_order=1,
+            ),
         ]
         experiment.full_clean()
         experiment.save()

@@ -15,6 +15,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFi
 from wagtail.models import Orderable
 
 from ..forms import ExperimentAdminForm
+from ..targeting import DEVICES, Targeting, split_list
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 HUNDRED = Decimal("100")
@@ -60,8 +61,11 @@ class Experiment(ClusterableModel):
         verbose_name=_("control page"),
         null=True,
         on_delete=models.SET_NULL,
+        blank=True,
         related_name="+",
-        help_text=_("The page whose URL is under test. Visitors keep seeing this URL."),
+        help_text=_("The page whose URL is under test. Visitors keep seeing this URL. Leave "
+                    "empty for a code-level experiment (feature flag): its variants have no "
+                    "pages, and your code asks for the visitor's variant."),
     )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
@@ -121,6 +125,49 @@ class Experiment(ClusterableModel):
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("1000"))],
         help_text=_("Smallest relative lift worth detecting; sets the planned sample size."),
     )
+    target_site = models.ForeignKey(
+        "wagtailcore.Site",
+        verbose_name=_("site"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Code-level experiments only: limit them to visitors of this site. A page "
+                    "experiment always runs on its control page's site."),
+    )
+    target_utm_sources = models.CharField(
+        _("UTM sources"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated, e.g. “google, newsletter”. Only visitors entering the "
+                    "experiment from a URL with one of these utm_source values take part. "
+                    "Empty: everybody."),
+    )
+    target_utm_mediums = models.CharField(
+        _("UTM media"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated utm_medium values."),
+    )
+    target_utm_campaigns = models.CharField(
+        _("UTM campaigns"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated utm_campaign values."),
+    )
+    target_devices = models.JSONField(
+        _("devices"),
+        default=list,
+        blank=True,
+        help_text=_("Only these device classes take part. None ticked: all devices."),
+    )
+    target_locales = models.CharField(
+        _("locales"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated language codes, e.g. “en, fr-ca”: “en” also admits "
+                    "“en-gb”. Matched against the request's active language."),
+    )
     serve_winner = models.BooleanField(
         _("serve the winner"),
         default=False,
@@ -159,6 +206,19 @@ class Experiment(ClusterableModel):
         ),
         MultiFieldPanel(
             [
+                FieldRowPanel([
+                    FieldPanel("target_utm_sources"),
+                    FieldPanel("target_utm_mediums"),
+                    FieldPanel("target_utm_campaigns"),
+                ]),
+                FieldPanel("target_devices"),
+                FieldRowPanel([FieldPanel("target_locales"), FieldPanel("target_site")]),
+            ],
+            heading=_("Targeting"),
+            classname="collapsed",
+        ),
+        MultiFieldPanel(
+            [
                 FieldPanel("primary_goal"),
                 FieldPanel("goal_page"),
                 FieldPanel("method"),
@@ -188,10 +248,36 @@ class Experiment(ClusterableModel):
 
     # Validation -------------------------------------------------------------------------
 
+    @property
+    def is_code_level(self):
+        """A feature-flag experiment: no pages, code asks for the visitor's variant."""
+        return self.control_page_id is None
+
+    def targeting(self):
+        """The audience rules, as the router and the published config apply them."""
+        return Targeting(
+            utm_source=split_list(self.target_utm_sources),
+            utm_medium=split_list(self.target_utm_mediums),
+            utm_campaign=split_list(self.target_utm_campaigns),
+            device=tuple(device for device in DEVICES if device in (self.target_devices or ())),
+            locale=tuple(code.replace("_", "-") for code in split_list(self.target_locales)),
+        )
+
     def clean(self):
         errors = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The end must come after the start.")
+        unknown_devices = set(self.target_devices or ()) - set(DEVICES)
+        if not isinstance(self.target_devices, list) or unknown_devices:
+            errors["target_devices"] = _("Choose devices among: %(devices)s.") % {
+                "devices": ", ".join(DEVICES)
+            }
+        if self.control_page_id and self.target_site_id:
+            control_site = self.control_page.get_site()
+            if control_site is not None and control_site.pk != self.target_site_id:
+                errors["target_site"] = _(
+                    "A page experiment runs on its control page's site; leave this empty."
+                )
         if self.pk and self.started_at:
             stored = Experiment.objects.filter(pk=self.pk).values("hash_seed", "hash_version")
             stored = stored.first()
@@ -241,12 +327,20 @@ class Experiment(ClusterableModel):
         if len(set(keys)) != len(keys):
             errors.append(_("Variant keys must be unique within the experiment."))
         page_ids = [variant.page_id for variant in variants]
-        if None in page_ids:
+        if self.is_code_level:
+            if any(page_ids):
+                errors.append(_(
+                    "Variants with pages need the control page (the URL under test). For a "
+                    "code-level experiment, leave every variant's page empty."
+                ))
+        elif None in page_ids:
             errors.append(_("Every variant needs a page."))
         elif len(set(page_ids)) != len(page_ids):
             errors.append(_("Each variant must show a different page."))
         if any(variant.weight is None or variant.weight <= 0 for variant in variants):
             errors.append(_("Variant weights must be positive."))
+        if any(not isinstance(variant.payload, dict) for variant in variants):
+            errors.append(_("A variant's payload must be a JSON object, e.g. {\"new_ui\": true}."))
         pages = [variant.page for variant in variants if variant.page_id]
         if len({getattr(page.get_site(), "pk", None) for page in pages}) > 1:
             errors.append(_("All variant pages must belong to the same site."))
@@ -256,8 +350,6 @@ class Experiment(ClusterableModel):
         """Raise ``ValidationError`` unless the experiment may start serving now."""
         variants = list(self.variants.all()) if variants is None else variants
         errors = self.variant_errors(variants)
-        if not self.control_page_id:
-            errors.append(_("Choose the control page: the URL under test."))
         not_live = [v.page.title for v in variants if v.page_id and not v.page.live]
         if not_live:
             errors.append(
@@ -351,8 +443,12 @@ class Experiment(ClusterableModel):
         returns to plain Wagtail.
         """
         self._require_status(_("promote the winner of"), self.Status.COMPLETED)
-        if self.winner is None or self.winner.page is None:
+        if self.winner is None or (self.winner.page is None and not self.is_code_level):
             raise ValidationError(_("Complete the experiment with a winner first."))
+        if mode == "publish" and self.is_code_level:
+            raise ValidationError(
+                _("A code-level experiment has no page to publish; serve the winner instead.")
+            )
         if mode == "serve":
             self.serve_winner = True
         elif mode == "publish":
@@ -463,8 +559,10 @@ class Variant(Orderable):
         PAGE_MODEL,
         verbose_name=_("page"),
         null=True,
+        blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        help_text=_("Empty for the variants of a code-level experiment."),
     )
     weight = models.DecimalField(
         _("weight (%)"),
@@ -474,11 +572,19 @@ class Variant(Orderable):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(HUNDRED)],
     )
     is_control = models.BooleanField(_("control"), default=False)
+    payload = models.JSONField(
+        _("payload"),
+        default=dict,
+        blank=True,
+        help_text=_("Optional JSON object handed to code with the assignment, e.g. "
+                    "{\"new_ui\": true}, so a variant can switch features on."),
+    )
 
     panels = [
         FieldRowPanel([FieldPanel("key"), FieldPanel("label")]),
         FieldPanel("page"),
         FieldRowPanel([FieldPanel("weight"), FieldPanel("is_control")]),
+        FieldPanel("payload"),
     ]
 
     class Meta(Orderable.Meta):

@@ -1,4 +1,5 @@
-"""``{% experiment_tracker %}``: configuration and script of the event tracker."""
+"""``{% experiment_tracker %}`` (the event tracker) and ``{% experiment_variant %}``
+(the visitor's variant of a code-level experiment)."""
 
 from django import template
 from django.templatetags.static import static
@@ -7,6 +8,7 @@ from django.utils import timezone
 
 from ..conf import get_setting
 from ..exclusions import may_track
+from ..flags import get_assignment
 from ..middleware import PERSONALISED
 from ..routing import get_route_table
 from ..visitor import Visitor, cookie_visitor_id
@@ -46,3 +48,30 @@ def experiment_tracker(context):
         },
         "script_url": static("wagtail_experiments/tracker.js"),
     }
+
+
+class TemplateVariant(str):
+    """The variant key (``""`` when the visitor is not in the experiment), compared and
+    printed like a string, with the variant's JSON ``payload`` alongside."""
+
+    payload: dict
+
+    def __new__(cls, key, payload):
+        variant = super().__new__(cls, key)
+        variant.payload = payload
+        return variant
+
+    @property
+    def key(self):
+        return str(self)
+
+
+@register.simple_tag(takes_context=True)
+def experiment_variant(context, slug):
+    """``{% experiment_variant "new-checkout" as checkout %}``: the visitor's variant (and
+    ``checkout.payload``) of a code-level experiment; counts the exposure once."""
+    request = context.get("request")
+    assignment = get_assignment(request, slug) if request is not None else None
+    if assignment is None:
+        return TemplateVariant("", {})
+    return TemplateVariant(assignment.key, assignment.payload)

@@ -1,0 +1,318 @@
+"""The headless API: public config, assignments, server-to-server visitor ids, API v2 find,
+results for staff, CORS."""
+
+import json
+
+import pytest
+from django.test import Client
+from growthbook import Experiment as GBExperiment
+from growthbook import GrowthBook
+from wagtail.models import APIToken, Page
+
+from wagtail_experiments.assignment import new_visitor_id
+from wagtail_experiments.models import Event, Experiment, Exposure, Lead
+
+from .conftest import BROWSER_UA
+from .helpers import expected_key, visitor_in
+
+pytestmark = pytest.mark.django_db
+
+API = "/_experiments/api"
+
+
+def get_json(client, url, **extra):
+    response = client.get(url, **extra)
+    return response, (json.loads(response.content) if response.content else None)
+
+
+def config_of(slug, client=None):
+    _, body = get_json(client or Client(), f"{API}/experiments")
+    return next(item for item in body["experiments"] if item["slug"] == slug)
+
+
+# Config -------------------------------------------------------------------------------------
+
+
+def test_config_publishes_what_edge_workers_need(demo):
+    response, body = get_json(Client(), f"{API}/experiments")
+    assert response.status_code == 200
+    assert {item["slug"] for item in body["experiments"]} == {"landing-hero", "home-banner"}
+    landing = config_of("landing-hero")
+    pages = {variant.key: variant.page for variant in demo.variants.all()}
+    assert landing == {
+        "slug": "landing-hero",
+        "hash_seed": "landing-hero",
+        "hash_version": 2,
+        "coverage": 1.0,
+        "site": {"id": demo.control_page.get_site().pk, "root_url": "http://localhost"},
+        "path": "/landing/",
+        "url": "http://localhost/landing/",
+        "variants": [
+            {"key": key, "weight": weight, "page_id": pages[key].pk,
+             "url": f"http://localhost{pages[key].url}", "payload": {}}
+            for key, weight in (("control", 0.34), ("b", 0.33), ("c", 0.33))
+        ],
+        "targeting": {"utm_source": [], "utm_medium": [], "utm_campaign": [], "device": [],
+                      "locale": []},
+    }
+    banner = config_of("home-banner")
+    assert banner["path"] is banner["url"] is banner["site"] is None
+    assert [v["page_id"] for v in banner["variants"]] == [None, None]
+    assert banner["variants"][1]["payload"] == {"banner": "New: every landing page can now "
+                                                          "run its own experiment."}
+
+
+def test_config_is_cacheable_with_an_etag(demo):
+    client = Client()
+    response = client.get(f"{API}/experiments")
+    assert response["Cache-Control"] == "public, max-age=60"
+    etag = response["ETag"]
+    again = client.get(f"{API}/experiments", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and not again.content
+    demo.pause()
+    changed = client.get(f"{API}/experiments", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "landing-hero" not in {item["slug"] for item in json.loads(changed.content)[
+        "experiments"]}
+
+
+def test_growthbook_sdk_fed_the_config_buckets_like_the_server(demo):
+    landing = config_of("landing-hero")
+    experiment = GBExperiment(
+        key=landing["slug"],
+        seed=landing["hash_seed"],
+        hashVersion=landing["hash_version"],
+        coverage=landing["coverage"],
+        variations=[variant["key"] for variant in landing["variants"]],
+        weights=[variant["weight"] for variant in landing["variants"]],
+    )
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    for _ in range(60):
+        visitor_id = new_visitor_id()
+        gb = GrowthBook(attributes={"id": visitor_id}).run(experiment)
+        _, body = get_json(
+            client, f"{API}/assignment?path=/landing/&expose=false&visitor_id={visitor_id}"
+        )
+        assert body["variant"] == gb.value == expected_key(demo, visitor_id)
+
+
+# Assignment ---------------------------------------------------------------------------------
+
+
+def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    response, body = get_json(client, f"{API}/assignment?path=/landing/")
+    assert response.status_code == 200
+    visitor_id = body["visitor_id"]
+    assert client.cookies["wexp_vid"].value == visitor_id
+    assert client.cookies["wexp_vid"]["httponly"]
+    key = expected_key(demo, visitor_id)
+    page = demo.variants.get(key=key).page
+    assert body["experiment"] == "landing-hero" and body["variant"] == key
+    assert body["payload"] == {}
+    assert body["page"] == {
+        "id": page.pk,
+        "url": f"http://localhost{page.url}",
+        "api_url": f"http://testserver/api/v2/pages/{page.pk}/",
+    }
+    assert "private" in response["Cache-Control"]
+    _, body_again = get_json(client, f"{API}/assignment?path=/landing/")
+    assert (body_again["visitor_id"], body_again["variant"]) == (visitor_id, key)
+    assert Exposure.objects.filter(visitor_id=visitor_id).count() == 1
+    # The page at the URL, server-rendered, agrees.
+    assert client.get("/landing/")["X-Experiment-Variant"] == f"landing-hero={key}"
+
+
+def test_assignment_for_a_named_visitor_and_expose_false(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    visitor_id = visitor_in(demo, "c")
+    url = f"{API}/assignment?path=/landing/&visitor_id={visitor_id}"
+    _, body = get_json(client, url + "&expose=false")
+    assert (body["visitor_id"], body["variant"]) == (visitor_id, "c")
+    assert not Exposure.objects.exists()
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    assert body["variant"] == "c"
+    assert Exposure.objects.get().visitor_id == visitor_id
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    assert Exposure.objects.count() == 1
+
+
+def test_a_named_visitor_keeps_the_variant_of_their_stored_exposure(demo):
+    visitor_id = visitor_in(demo, "b")
+    Exposure.objects.create(
+        experiment=demo, variant=demo.variants.get(key="c"), visitor_id=visitor_id
+    )
+    url = f"{API}/assignment?path=/landing/&visitor_id={visitor_id}"
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    assert body["variant"] == "c"
+
+
+def test_landing_query_in_the_path_attributes_utm(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    _, body = get_json(client, f"{API}/assignment?path=/landing/%3Futm_source%3Dnewsletter")
+    assert body["experiment"] == "landing-hero"
+    assert Exposure.objects.get(visitor_id=body["visitor_id"]).utm_source == "newsletter"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("path=/", 200),
+        ("path=/no-such-page/", 404),
+        ("", 400),
+        ("path=/landing/&experiment=home-banner", 400),
+        ("path=landing", 400),
+        ("path=/landing/&visitor_id=short", 400),
+        ("path=/landing/&visitor_id=" + "%00" * 21, 400),
+        ("path=/landing/&expose=maybe", 400),
+        ("experiment=no-such-experiment", 404),
+        ("experiment=landing-hero", 404),
+    ],
+)
+def test_assignment_errors_are_clear_and_store_nothing(demo, query, status):
+    response, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), f"{API}/assignment?{query}")
+    assert response.status_code == status, body
+    if status != 200:
+        assert body["detail"]
+    else:
+        home = Page.objects.get(depth=2)
+        assert body["experiment"] is None and body["page"]["id"] == home.pk
+    assert not Exposure.objects.exists()
+
+
+def test_assignment_of_a_code_level_experiment_returns_the_payload(demo):
+    flag = Experiment.objects.get(slug="home-banner")
+    visitor_id = visitor_in(flag, "banner")
+    _, body = get_json(
+        Client(HTTP_USER_AGENT=BROWSER_UA),
+        f"{API}/assignment?experiment=home-banner&visitor_id={visitor_id}",
+    )
+    assert body["variant"] == "banner" and body["page"] is None
+    assert body["payload"]["banner"].startswith("New:")
+    assert Exposure.objects.get(visitor_id=visitor_id).experiment == flag
+
+
+def test_bots_and_editors_get_the_control_uncounted(demo, admin_user):
+    _, body = get_json(Client(HTTP_USER_AGENT="Googlebot/2.1"), f"{API}/assignment?path=/landing/")
+    assert (body["visitor_id"], body["experiment"]) == (None, None)
+    assert body["page"]["id"] == demo.control_page_id
+    editor = Client(HTTP_USER_AGENT=BROWSER_UA)
+    editor.force_login(admin_user)
+    _, body = get_json(editor, f"{API}/assignment?path=/landing/")
+    assert body["experiment"] is None
+    assert not Exposure.objects.exists()
+
+
+# Events and leads for a named visitor --------------------------------------------------------
+
+
+def test_events_and_leads_accept_a_named_visitor(demo):
+    visitor_id = visitor_in(demo, "b")
+    server = Client(HTTP_USER_AGENT=BROWSER_UA)
+    get_json(server, f"{API}/assignment?path=/landing/&visitor_id={visitor_id}")
+    server.cookies.clear()
+    response = server.post(
+        f"{API}/events?visitor_id={visitor_id}",
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "e1"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202 and json.loads(response.content)["accepted"] == 1
+    assert Event.objects.get().variant.key == "b"
+    events = Event.objects.count()
+    response = server.post(
+        f"{API}/leads?visitor_id={visitor_id}",
+        {"form": "demo-lead", "data": {"name": "Ada", "email": "ada@example.com"}},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert [variant.key for variant in Lead.objects.get().variants.all()] == ["b"]
+    bad = server.post(
+        f"{API}/events?visitor_id=not-an-id",
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "e2"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "visitor_id" in json.loads(bad.content)["detail"]
+    assert Event.objects.count() == events + 1  # the lead's conversion, not the bad click
+
+
+# Wagtail API v2 -----------------------------------------------------------------------------
+
+
+def test_api_v2_find_returns_the_visitors_variant(demo):
+    visitor_id = visitor_in(demo, "b")
+    variant_page = demo.variants.get(key="b").page
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    response = client.get(f"/api/v2/pages/find/?html_path=/landing/&visitor_id={visitor_id}")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"http://localhost/api/v2/pages/{variant_page.pk}/")
+    assert "visitor_id" not in response["Location"]
+    assert response["X-Experiment-Variant"] == "landing-hero=b"
+    assert "private" in response["Cache-Control"]
+    detail = client.get(response["Location"].removeprefix("http://localhost"))
+    assert json.loads(detail.content)["title"] == variant_page.title
+    assert Exposure.objects.get(visitor_id=visitor_id).variant.key == "b"
+    # The cookie now names the visitor: the next find needs no parameter.
+    again = client.get("/api/v2/pages/find/?html_path=/landing/")
+    assert again["Location"].startswith(f"http://localhost/api/v2/pages/{variant_page.pk}/")
+
+
+def test_api_v2_find_without_a_visitor_is_plain_wagtail(demo):
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/api/v2/pages/find/?html_path=/landing/")
+    assert response["Location"].startswith(
+        f"http://localhost/api/v2/pages/{demo.control_page_id}/"
+    )
+    assert not Exposure.objects.exists()
+    bad = Client().get("/api/v2/pages/find/?html_path=/landing/&visitor_id=bad")
+    assert bad.status_code == 400
+
+
+# Results ------------------------------------------------------------------------------------
+
+
+def test_results_need_staff_with_the_view_permission(demo, admin_user, django_user_model):
+    url = f"{API}/experiments/landing-hero/results"
+    assert Client().get(url).status_code == 401
+    visitor = django_user_model.objects.create_user("visitor", password="x")
+    client = Client()
+    client.force_login(visitor)
+    assert client.get(url).status_code == 403
+    client.force_login(admin_user)
+    response, body = get_json(client, url)
+    assert response.status_code == 200
+    assert body["experiment"] == "landing-hero" and body["goal"] == "lead"
+    assert [variant["key"] for variant in body["variants"]] == ["control", "b", "c"]
+    assert get_json(client, f"{API}/experiments/nope/results")[0].status_code == 404
+    assert get_json(client, f"{API}/experiments/landing-hero/results?since=x")[0].status_code == 400
+
+
+def test_results_with_an_api_token(demo, admin_user, django_user_model):
+    url = f"{API}/experiments/landing-hero/results?goal=cta"
+    _, token = APIToken.create_token(user=admin_user, name="dashboards")
+    response, body = get_json(Client(), url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and body["goal"] == "cta"
+    nobody = django_user_model.objects.create_user("reader", password="x")
+    _, weak = APIToken.create_token(user=nobody, name="no permission")
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {weak}").status_code == 403
+    assert Client().get(url, HTTP_AUTHORIZATION="Bearer wagtail_forged").status_code == 401
+
+
+# CORS ---------------------------------------------------------------------------------------
+
+
+def test_cors_allows_listed_origins_with_credentials_only(demo):
+    allowed = Client().options(
+        f"{API}/events",
+        HTTP_ORIGIN="http://localhost:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
+    )
+    assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert allowed["Access-Control-Allow-Credentials"] == "true"
+    assert "content-type" in allowed["Access-Control-Allow-Headers"]
+    response = Client().get(f"{API}/experiments", HTTP_ORIGIN="http://localhost:3000")
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    denied = Client().get(f"{API}/experiments", HTTP_ORIGIN="https://evil.example")
+    assert "Access-Control-Allow-Origin" not in denied
+    assert "Access-Control-Allow-Credentials" not in denied
+    page = Client().get("/landing/", HTTP_ORIGIN="http://localhost:3000")
+    assert "Access-Control-Allow-Origin" not in page

@@ -1,0 +1,72 @@
+"""Wagtail API v2 that knows about experiments: ``find`` by ``html_path`` returns the
+variant page the visitor is served at that URL.
+
+Register it in the site's API router instead of Wagtail's ``PagesAPIViewSet``::
+
+    api_router = WagtailAPIRouter("wagtailapi")
+    api_router.register_endpoint("pages", ExperimentPagesAPIViewSet)
+
+or mix ``ExperimentFindMixin`` into the site's own subclass. ``find`` redirects to the
+served page's detail URL; the visitor comes from the ``wexp_vid`` cookie or a
+``visitor_id`` parameter (server-to-server), and without either the page stays as it is.
+"""
+
+from __future__ import annotations
+
+from wagtail.api.v2.utils import BadRequestError
+from wagtail.api.v2.views import PagesAPIViewSet
+
+from . import headless
+from .assignment import is_valid_visitor_id
+from .middleware import VARIANT_HEADER, mark_per_visitor
+from .visitor import cookie_visitor_id
+
+_EXPERIMENT_PARAMETERS = frozenset(["visitor_id", "expose"])
+
+
+class ExperimentFindMixin:
+    """For a ``PagesAPIViewSet`` subclass: variant-aware ``find?html_path=``."""
+
+    known_query_parameters = PagesAPIViewSet.known_query_parameters | _EXPERIMENT_PARAMETERS
+    # Used to find the page only: not passed on to the detail URL ``find`` redirects to.
+    find_query_parameters = PagesAPIViewSet.find_query_parameters | _EXPERIMENT_PARAMETERS
+
+    def find_object(self, queryset, request):
+        page = super().find_object(queryset, request)
+        self.experiment_assignment = None
+        if page is None or "html_path" not in request.GET:
+            return page
+        # The Django request under DRF's: the middleware reads the visitor from it to set
+        # the cookies.
+        request = getattr(request, "_request", request)
+        visitor_id = request.GET.get("visitor_id") or cookie_visitor_id(request)
+        if not visitor_id:
+            return page
+        if not is_valid_visitor_id(visitor_id):
+            raise BadRequestError("visitor_id must be 21 characters from A-Z a-z 0-9 _ -")
+        result = headless.assignment_for_path(
+            request,
+            request.GET["html_path"],
+            visitor=headless.visitor_for(request, visitor_id),
+            expose=request.GET.get("expose", "true").lower() not in ("false", "0"),
+            page=page,
+        )
+        self.experiment_assignment = result
+        served = result.page
+        if served.pk != page.pk and queryset.filter(pk=served.pk).exists():
+            return served
+        return page
+
+    def find_view(self, request):
+        response = super().find_view(request)
+        result = getattr(self, "experiment_assignment", None)
+        if result is not None and result.experiment is not None:
+            response[VARIANT_HEADER] = f"{result.experiment}={result.variant}"
+        if result is not None:
+            # The redirect depends on the visitor: no shared cache may keep it.
+            mark_per_visitor(response)
+        return response
+
+
+class ExperimentPagesAPIViewSet(ExperimentFindMixin, PagesAPIViewSet):
+    """Wagtail's pages endpoint, with variant-aware ``find``."""

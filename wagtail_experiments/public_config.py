@@ -1,0 +1,49 @@
+"""The running experiments' public configuration, as headless front ends and edge workers
+read it: enough to compute the server's bucket (GrowthBook-compatible) without asking it.
+
+Built from the in-process route table, so it costs no query; the published weights are the
+normalised ones the server buckets with, and edge code must use them as they are.
+"""
+
+from __future__ import annotations
+
+from wagtail.models import Site
+
+from .assignment import normalise_weights
+
+
+def running_experiments_config(table, moment):
+    """``{"experiments": [...]}`` for every route still counting visitors at ``moment``."""
+    sites = {site.site_id: site for site in Site.get_site_root_paths()}
+    return {
+        "experiments": [
+            _experiment_config(route, sites)
+            for route in table.routes
+            if route.collects_at(moment)
+        ]
+    }
+
+
+def _experiment_config(route, sites):
+    site = sites.get(route.site_id)
+    weights = normalise_weights(route.weights)
+    return {
+        "slug": route.slug,
+        "hash_seed": route.seed,
+        "hash_version": route.hash_version,
+        "coverage": route.coverage,
+        "site": None if site is None else {"id": site.site_id, "root_url": site.root_url},
+        "path": route.path,
+        "url": route.control_url or None,
+        "variants": [
+            {
+                "key": variant.key,
+                "weight": weight,
+                "page_id": variant.page_id,
+                "url": variant.url,
+                "payload": dict(variant.payload),
+            }
+            for variant, weight in zip(route.variants, weights, strict=True)
+        ],
+        "targeting": route.targeting.as_config(),
+    }
