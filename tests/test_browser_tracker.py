@@ -112,3 +112,42 @@ def test_lead_form_errors_in_the_browser(site, page):
     page.wait_for_selector(".lead-form__error")
     assert "valid email" in page.inner_text("#lead-demo-lead")
     assert not Lead.objects.exists()
+
+
+def test_headless_client_module_in_a_browser(site, page):
+    """client.js as a front end uses it: assignment, a tracked click, a lead, and local
+    bucketing from the published config that agrees with the server."""
+    assert page.goto(f"{site.url}/landing-c/").status == 200  # not under test: no cookie yet
+    outcome = page.evaluate(
+        """async () => {
+            const m = await import('/static/wagtail_experiments/client.js');
+            const client = m.createClient({ baseUrl: '/_experiments/api', flushDelayMs: 50 });
+            const assignment = await client.getAssignment('/landing/?utm_source=browser');
+            client.track({ type: 'click', experiment: assignment.experiment, goal: 'cta' });
+            await client.flush();
+            const lead = await client.submitLead(
+                'demo-lead', { name: 'Ada', email: 'ada@example.com' });
+            let invalid = null;
+            try {
+                await client.submitLead('demo-lead', { name: 'Ada', email: 'not an address' });
+            } catch (error) {
+                invalid = { status: error.status, fields: error.body.errors.map((e) => e.field) };
+            }
+            const config = await client.getConfig();
+            const landing = config.experiments.find((item) => item.slug === 'landing-hero');
+            return { assignment, lead, invalid, local: m.bucket(landing, assignment.visitor_id) };
+        }"""
+    )
+    assignment = outcome["assignment"]
+    assert assignment["experiment"] == "landing-hero"
+    assert outcome["local"] == assignment["variant"]
+    exposure = Exposure.objects.get()
+    assert (exposure.visitor_id, exposure.variant.key, exposure.utm_source) == (
+        assignment["visitor_id"], assignment["variant"], "browser",
+    )
+    assert wait_for(lambda: Event.objects.filter(goal="cta").exists())
+    assert Event.objects.get(goal="cta").variant.key == assignment["variant"]
+    lead = Lead.objects.get(pk=outcome["lead"]["id"])
+    assert [variant.key for variant in lead.variants.all()] == [assignment["variant"]]
+    assert outcome["invalid"] == {"status": 400, "fields": ["data.email"]}
+    assert Lead.objects.count() == 1

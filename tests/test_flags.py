@@ -148,3 +148,16 @@ def test_variants_must_all_have_pages_or_none(demo):
     ]
     with pytest.raises(ValidationError, match="must be a JSON object"):
         code.full_clean()
+
+
+def test_promoting_a_flags_winner_in_the_admin_serves_it(flag, admin_client):
+    flag.complete(winner=flag.variants.get(key="banner"))
+    url = f"/admin/experiments/promote/{flag.pk}/"
+    html = admin_client.get(url).content.decode()
+    assert 'value="serve"' in html and 'value="publish"' not in html
+    assert admin_client.post(url, {"mode": "publish"}).status_code == 200  # not offered
+    response = admin_client.post(url, {"mode": "serve"})
+    assert response.status_code == 302
+    flag.refresh_from_db()
+    assert flag.serve_winner
+    assert get_variant(visitor_request(), "home-banner") == "banner"

@@ -35,6 +35,14 @@ class PromoteForm(forms.Form):
         ],
     )
 
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        if experiment.is_code_level:
+            # No pages: the winner's variant (and payload) is what code gets from now on.
+            self.fields["mode"].choices = [
+                ("serve", _("Give every visitor the winning variant from now on")),
+            ]
+
 
 ACTIONS = {
     "start": (_("Start"), _("Visitors of the control page will be bucketed and counted. "
@@ -68,7 +76,7 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        if self.action == "complete":
+        if self.action in ("complete", "promote"):
             kwargs["experiment"] = self.object
         return kwargs
 
