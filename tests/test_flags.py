@@ -161,3 +161,28 @@ def test_promoting_a_flags_winner_in_the_admin_serves_it(flag, admin_client):
     flag.refresh_from_db()
     assert flag.serve_winner
     assert get_variant(visitor_request(), "home-banner") == "banner"
+
+
+def test_head_requests_do_not_count(flag):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(flag, "banner")
+    client.head("/")
+    assert not Exposure.objects.exists()
+
+
+def test_tracker_names_a_flag_assigned_on_the_first_view(flag):
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/")
+    assert Exposure.objects.filter(experiment=flag).exists()
+    assert '"home-banner"' in response.content.decode()
+
+
+def test_returning_visitor_outside_targeting_costs_no_query(flag):
+    flag.target_devices = ["mobile"]
+    flag.save()
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)  # a desktop browser
+    client.cookies["wexp_vid"] = visitor_in(flag, "banner")
+    client.get("/")
+    with CaptureQueriesContext(connection) as returning:
+        client.get("/")
+    assert not [q for q in returning.captured_queries if "wagtail_experiments" in q["sql"]]
+    assert not Exposure.objects.exists()

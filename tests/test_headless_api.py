@@ -44,6 +44,7 @@ def test_config_publishes_what_edge_workers_need(demo):
         "hash_seed": "landing-hero",
         "hash_version": 2,
         "coverage": 1.0,
+        "winner": None,
         "site": {"id": demo.control_page.get_site().pk, "root_url": "http://localhost"},
         "path": "/landing/",
         "url": "http://localhost/landing/",
@@ -316,3 +317,65 @@ def test_cors_allows_listed_origins_with_credentials_only(demo):
     assert "Access-Control-Allow-Credentials" not in denied
     page = Client().get("/landing/", HTTP_ORIGIN="http://localhost:3000")
     assert "Access-Control-Allow-Origin" not in page
+
+
+# Review findings: each a behaviour the API shares with server-rendered pages --------------
+
+
+def test_assignment_answers_are_never_shared_by_caches(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.get(f"{API}/assignment?path=/landing/")
+    again = client.get(f"{API}/assignment?path=/landing/")  # sets no cookie this time
+    assert not again.cookies
+    assert "private" in again["Cache-Control"] and "Cookie" in again["Vary"]
+
+
+def test_prefetches_get_the_control_and_no_cookie(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, HTTP_SEC_PURPOSE="prefetch")
+    response, body = get_json(client, f"{API}/assignment?path=/landing/")
+    assert body["visitor_id"] is None and body["experiment"] is None
+    assert not response.cookies
+    assert not Exposure.objects.exists()
+
+
+def test_the_experiment_is_found_like_the_middleware_finds_it(demo, settings):
+    from wagtail.models import Site
+
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    assert get_json(client, f"{API}/assignment?path=/landing")[1]["experiment"] == "landing-hero"
+    assert get_json(client, f"{API}/assignment?path=/landing/more/")[0].status_code == 404
+    # Another site serving the same tree: the experiment runs on the control page's site only.
+    settings.ALLOWED_HOSTS = ["*"]
+    Site.objects.create(hostname="mirror.example", root_page=demo.control_page.get_parent())
+    mirror = Client(HTTP_USER_AGENT=BROWSER_UA, HTTP_HOST="mirror.example")
+    _, body = get_json(mirror, f"{API}/assignment?path=/landing/")
+    assert body["page"]["id"] == demo.control_page_id and body["experiment"] is None
+    assert mirror.get("/landing/").get("X-Experiment-Variant") is None
+
+
+def test_api_v2_find_serves_a_promoted_winner_without_a_visitor(demo):
+    winner = demo.variants.get(key="c")
+    demo.complete(winner=winner)
+    demo.promote_winner("serve")
+    response = Client().get("/api/v2/pages/find/?html_path=/landing/")
+    assert response["Location"].startswith(f"http://localhost/api/v2/pages/{winner.page_id}/")
+    assert response["X-Experiment-Variant"] == "landing-hero=c"
+    assert get_json(Client(), f"{API}/assignment?path=/landing/")[1]["variant"] == "c"
+    landing = config_of("landing-hero")
+    assert landing["winner"] == "c" and [v["key"] for v in landing["variants"]] == ["c"]
+    assert not Exposure.objects.exists()
+    bad = Client().get("/api/v2/pages/find/?html_path=/landing/&expose=maybe")
+    assert bad.status_code == 400
+
+
+def test_a_page_experiment_without_its_control_page_is_not_served(demo):
+    from wagtail_experiments.routing import get_route_table
+
+    demo.control_page.delete()  # SET_NULL on the experiment
+    demo.refresh_from_db()
+    assert demo.control_page_id is None and not demo.is_code_level
+    assert "landing-hero" not in get_route_table().by_slug
+    response, _ = get_json(
+        Client(HTTP_USER_AGENT=BROWSER_UA), f"{API}/assignment?experiment=landing-hero"
+    )
+    assert response.status_code == 404

@@ -225,17 +225,23 @@ def test_visitors_outside_coverage_see_the_control_and_are_not_counted(demo):
     demo.save()
     outside = next(v for v in iter(new_visitor_id, None) if expected_key(demo, v) is None)
     inside = visitor_in(demo, "c")
-    response = client_for(outside).get("/landing/")
+    outside_client = client_for(outside)
+    response = outside_client.get("/landing/")
     assert served_heading(response) == "control"
     assert "X-Experiment-Variant" not in response.headers
-    assert "wexp_asg" not in response.cookies
+    # The cookie remembers "checked, not exposed", never a variant.
+    assert f"|{demo.pk}:~:" in response.cookies["wexp_asg"].value
     assert not Exposure.objects.filter(visitor_id=outside).exists()
     assert served_key(client_for(inside).get("/landing/")) == "c"
+    # Returning, still outside: no database lookup of their exposure.
+    with CaptureQueriesContext(connection) as returning:
+        assert served_heading(outside_client.get("/landing/")) == "control"
+    assert serving_queries(returning) == []
 
     demo.coverage = 100
     demo.save()
     demo.refresh_from_db()
-    response = client_for(outside).get("/landing/")
+    response = outside_client.get("/landing/")
     assert served_key(response) == expected_key(demo, outside) is not None
     assert Exposure.objects.filter(visitor_id=outside).exists()
     # Raising coverage moved nobody who was already in.

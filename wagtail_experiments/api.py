@@ -32,6 +32,7 @@ from .exclusions import may_track
 from .leads.forms import build_form
 from .leads.models import LeadForm
 from .leads.submission import save_lead
+from .middleware import PERSONALISED
 from .models import Experiment
 from .public_config import running_experiments_config
 from .results import experiment_results
@@ -412,6 +413,8 @@ def get_assignment(
         invalid = {"field": "path", "message": "invalid"}
         raise ApiError(400, "path must be a URL path starting with /.", [invalid])
     visitor = headless.visitor_for(request, named_visitor_id(request))
+    # The answer is this visitor's: no shared cache may keep it for others.
+    setattr(request, PERSONALISED, True)
     try:
         if path is not None:
             result = headless.assignment_for_path(request, path, visitor=visitor, expose=expose)

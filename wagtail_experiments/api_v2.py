@@ -40,29 +40,35 @@ class ExperimentFindMixin:
         # the cookies.
         request = getattr(request, "_request", request)
         visitor_id = request.GET.get("visitor_id") or cookie_visitor_id(request)
-        if not visitor_id:
-            return page
-        if not is_valid_visitor_id(visitor_id):
+        if visitor_id and not is_valid_visitor_id(visitor_id):
             raise BadRequestError("visitor_id must be 21 characters from A-Z a-z 0-9 _ -")
+        expose = request.GET.get("expose", "true").lower()
+        if expose not in ("true", "false"):
+            raise BadRequestError("expose must be true or false")
         result = headless.assignment_for_path(
             request,
             request.GET["html_path"],
-            visitor=headless.visitor_for(request, visitor_id),
-            expose=request.GET.get("expose", "true").lower() not in ("false", "0"),
+            # Without a visitor only a promoted winner changes the page.
+            visitor=headless.visitor_for(request, visitor_id) if visitor_id else None,
+            expose=False,
             page=page,
         )
-        self.experiment_assignment = result
         served = result.page
-        if served.pk != page.pk and queryset.filter(pk=served.pk).exists():
-            return served
-        return page
+        if served.pk != page.pk and not queryset.filter(pk=served.pk).exists():
+            # Not public in this API (e.g. a private variant page): the page as it is, and
+            # nothing counted for a variant nobody was shown.
+            return page
+        if expose == "true":
+            headless.count_pending(request, result)
+        self.experiment_assignment = result
+        return served
 
     def find_view(self, request):
         response = super().find_view(request)
         result = getattr(self, "experiment_assignment", None)
         if result is not None and result.experiment is not None:
             response[VARIANT_HEADER] = f"{result.experiment}={result.variant}"
-        if result is not None:
+        if result is not None and result.visitor is not None:
             # The redirect depends on the visitor: no shared cache may keep it.
             mark_per_visitor(response)
         return response

@@ -8,6 +8,7 @@ targeting rules, then the GrowthBook-compatible hash.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -52,7 +53,8 @@ class Assignment:
 
     @property
     def payload(self):
-        return dict(self.variant.payload) if self.variant is not None else {}
+        # A deep copy: callers may change it without touching the shared route table.
+        return copy.deepcopy(self.variant.payload) if self.variant is not None else {}
 
 
 def assign_request(request, route, visitor=None, *, query=None):
@@ -77,30 +79,45 @@ def assign_request(request, route, visitor=None, *, query=None):
         return Assignment(route, sticky, counts=False) if sticky is not None else None
     if sticky is not None:
         return Assignment(route, sticky, visitor)
-    if not visitor.is_new:
+    if not visitor.is_new and route.experiment_id not in visitor.unexposed:
         recorded = _recorded_variant(route, visitor)
         if recorded is not None:
             visitor.remember(route.experiment_id, recorded.key)
             return Assignment(route, recorded, visitor)
-    if not route.targeting.is_open and not route.targeting.matches(
-        targeting_context(request, query)
-    ):
-        return Assignment(route, None, visitor)
-    index = bucketing.assign(
-        visitor.id, route.seed, route.weights, route.coverage, route.hash_version
-    )
+    index = bucketing.NOT_IN_EXPERIMENT
+    if route.targeting.is_open or route.targeting.matches(targeting_context(request, query)):
+        index = bucketing.assign(
+            visitor.id, route.seed, route.weights, route.coverage, route.hash_version
+        )
     if index == bucketing.NOT_IN_EXPERIMENT:
+        # Remembered (with the visitor id), so that the next view neither asks the database
+        # nor re-rolls a new id until one lands in the experiment.
+        visitor.remember_unexposed(route.experiment_id)
         return Assignment(route, None, visitor)
     return Assignment(route, route.variants[index], visitor, is_new=True)
 
 
-def count_exposure(request, assignment, *, query=None):
+def counts_as_exposure(request, assignment):
+    """Whether this request makes a first exposure: a new assignment of a counted visitor,
+    on a GET (a HEAD or a form post shows nobody anything)."""
+    return (
+        assignment is not None
+        and assignment.counts
+        and assignment.is_new
+        and request.method == "GET"
+    )
+
+
+def count_exposure(request, assignment, *, query=None, confirmed_by_client=None):
     """Count a first exposure (or, in client exposure mode, make it sticky until the
     tracker confirms it) and have the visitor's cookies written. Never raises.
-    ``query`` is the landing URL's query (default: the request's) for UTM attribution."""
+    ``query`` is the landing URL's query (default: the request's) for UTM attribution;
+    ``confirmed_by_client`` overrides the exposure mode (False: record it now)."""
     route, visitor = assignment.route, assignment.visitor
+    if confirmed_by_client is None:
+        confirmed_by_client = get_setting("EXPOSURE_MODE") == "client"
     try:
-        if get_setting("EXPOSURE_MODE") == "client":
+        if confirmed_by_client:
             # The tracker's impression event records the exposure once the page has
             # rendered in a browser; until then the assignment is only made sticky.
             visitor.remember(route.experiment_id, assignment.variant.key)

@@ -17,7 +17,7 @@ import logging
 from django.utils import timezone
 from wagtail.models import Site
 
-from .decisions import assign_request, count_exposure
+from .decisions import assign_request, count_exposure, counts_as_exposure
 from .middleware import PERSONALISED
 from .routing import get_route_table
 
@@ -68,6 +68,6 @@ def _decide(request, slug):
     if route.winner_key is None:
         # What this response shows now depends on the visitor: keep it out of shared caches.
         setattr(request, PERSONALISED, True)
-    if assignment is not None and assignment.counts and assignment.is_new:
+    if counts_as_exposure(request, assignment):
         count_exposure(request, assignment)
     return assignment if assignment is not None and assignment.variant is not None else None

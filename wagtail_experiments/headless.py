@@ -8,7 +8,7 @@ front-end server names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.http import Http404, QueryDict
 from django.urls import NoReverseMatch, reverse
@@ -16,8 +16,8 @@ from django.utils import timezone
 from wagtail.models import Site
 
 from .conf import get_setting
-from .decisions import assign_request, count_exposure
-from .exclusions import is_bot, may_track
+from .decisions import assign_request, count_exposure, counts_as_exposure, is_editor
+from .exclusions import is_bot, is_prefetch, may_track
 from .routing import get_route_table
 from .visitor import Visitor
 
@@ -33,62 +33,89 @@ class HeadlessAssignment:
     variant: str | None = None
     payload: dict = field(default_factory=dict)
     page: object = None
+    # The decision, and the landing URL's query, while its exposure waits to be counted.
+    pending: object = field(default=None, repr=False)
+    landing_query: object = field(default=None, repr=False)
 
 
 def visitor_for(request, visitor_id=None):
-    """The visitor an API call is about: the one named, else the cookie's (or a new one).
-    None when the visitor may not be tracked: they get the control, and no cookie."""
-    if not may_track(request) or is_bot(request):
+    """The visitor an API call is about: the one named, else the cookie's (or a new one),
+    who then gets the cookie. None for calls that must not track anybody (no consent, a
+    bot, a prefetch, an editor): they get the control, and no cookie."""
+    if not may_track(request) or is_bot(request) or is_prefetch(request) or is_editor(request):
         return None
-    if visitor_id:
-        return Visitor.named(request, visitor_id)
-    return Visitor.from_request(request)
+    visitor = Visitor.named(request, visitor_id) if visitor_id else Visitor.from_request(request)
+    visitor.keep()
+    return visitor
 
 
 def assignment_for_path(request, path, *, visitor, expose=True, page=None):
     """The page the visitor is served at ``path`` (which may carry the landing URL's query
     string, for UTM attribution and targeting) on the request's site; ``page`` is the page
-    at that path when the caller has already resolved it."""
+    at that path when the caller has already resolved it. With ``expose=False`` a first
+    exposure is left ``pending`` for ``count_pending``."""
     parts = urlsplit(path)
     page = page or resolve_page(request, parts.path)
-    route = get_route_table().for_control_page(page.pk)
-    result = HeadlessAssignment(visitor, page=page)
-    if route is None or not route.is_live_at(timezone.now()):
-        return result
-    assignment = _assign(request, route, visitor, QueryDict(parts.query), expose)
-    if assignment is not None and assignment.variant is not None:
-        result.experiment, result.variant = route.slug, assignment.key
-        result.payload = assignment.payload
-        if assignment.swaps_page:
-            result.page = assignment.variant.fresh_page()
+    route = _route_at(request, unquote(parts.path), page)
+    result = HeadlessAssignment(visitor, page=page, landing_query=QueryDict(parts.query))
+    if route is not None:
+        _decide(request, route, result, expose)
+        if result.variant is not None and route.variant_by_key(result.variant).page_id:
+            result.page = route.variant_by_key(result.variant).fresh_page()
     return result
 
 
 def assignment_for_experiment(request, slug, *, visitor, expose=True):
-    """The visitor's variant of the code-level experiment ``slug``."""
+    """The visitor's variant of the code-level experiment ``slug``. Its site rule is the
+    API request's host, its UTM values the API request's own ``utm_*`` parameters."""
     route = get_route_table().by_slug.get(slug)
     if route is None or not route.is_code_level or not route.is_live_at(timezone.now()):
         raise NotFound(f"No running code-level experiment {slug!r}.")
+    result = HeadlessAssignment(visitor, landing_query=request.GET)
     site = Site.find_for_request(request)
-    result = HeadlessAssignment(visitor)
-    if not route.applies_to_site(site.pk if site else None):
-        return result
-    assignment = _assign(request, route, visitor, request.GET, expose)
-    if assignment is not None and assignment.variant is not None:
-        result.experiment, result.variant = route.slug, assignment.key
-        result.payload = assignment.payload
+    if route.applies_to_site(site.pk if site else None):
+        _decide(request, route, result, expose)
     return result
 
 
-def _assign(request, route, visitor, landing_query, expose):
-    if visitor is None:
-        # Not trackable (no consent, a bot): the winner if one is promoted, else the control.
-        return assign_request(request, route) if route.winner_key else None
-    visitor.keep()
-    assignment = assign_request(request, route, visitor, query=landing_query)
-    if assignment is not None and assignment.counts and assignment.is_new and expose:
-        count_exposure(request, assignment, query=landing_query)
-    return assignment
+def count_pending(request, result):
+    """Count the exposure an ``expose=False`` call left pending."""
+    if result.pending is not None:
+        count_exposure(
+            request, result.pending, query=result.landing_query, confirmed_by_client=False
+        )
+        result.pending = None
+
+
+def _route_at(request, path, page):
+    """The experiment the middleware would serve at ``path`` on this site, if ``page`` is
+    its control page (not a sub-route of it, nor another site sharing the page)."""
+    site = Site.find_for_request(request)
+    table = get_route_table()
+    route = table.find(site.pk if site else None, path)
+    if route is None and not path.endswith("/"):
+        route = table.find(site.pk if site else None, path + "/")
+    if route is None or route.control_page_id != page.pk:
+        return None
+    return route if route.is_live_at(timezone.now()) else None
+
+
+def _decide(request, route, result, expose):
+    if result.visitor is None:
+        # Not trackable: the winner if one is promoted, else the control.
+        assignment = assign_request(request, route) if route.winner_key else None
+    else:
+        assignment = assign_request(request, route, result.visitor, query=result.landing_query)
+    if assignment is None or assignment.variant is None:
+        return
+    result.experiment, result.variant = route.slug, assignment.key
+    result.payload = assignment.payload
+    if counts_as_exposure(request, assignment):
+        result.pending = assignment
+        if expose:
+            # No browser will carry a sticky cookie back for a confirmation (client
+            # exposure mode): an assignment made for a front end is counted now.
+            count_pending(request, result)
 
 
 def resolve_page(request, path):

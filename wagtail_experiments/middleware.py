@@ -13,7 +13,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Site
 
 from .conf import get_setting
-from .decisions import Assignment, assign_request, count_exposure
+from .decisions import Assignment, assign_request, count_exposure, counts_as_exposure
 from .routing import get_route_table
 
 logger = logging.getLogger(__name__)
@@ -74,19 +74,14 @@ class ExperimentMiddleware:
             return
         if assignment.variant is not None:
             response[VARIANT_HEADER] = f"{route.slug}={assignment.variant.key}"
-        if assignment.counts and self._is_first_exposure(request, response, assignment):
-            count_exposure(request, assignment)
-
-    @staticmethod
-    def _is_first_exposure(request, response, assignment):
-        # Only a page a person actually received counts: not a HEAD, a redirect to a login
-        # form, or a password prompt.
-        return (
-            assignment.is_new
+        # Only a page a person actually received counts: not a redirect to a login form,
+        # or a password prompt.
+        if (
+            counts_as_exposure(request, assignment)
             and assignment.page_served
-            and request.method == "GET"
             and response.status_code == 200
-        )
+        ):
+            count_exposure(request, assignment)
 
     @staticmethod
     def _write_cookies(request, response):

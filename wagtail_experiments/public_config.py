@@ -7,19 +7,20 @@ normalised ones the server buckets with, and edge code must use them as they are
 
 from __future__ import annotations
 
+import copy
+
 from wagtail.models import Site
 
 from .assignment import normalise_weights
 
 
 def running_experiments_config(table, moment):
-    """``{"experiments": [...]}`` for every route still counting visitors at ``moment``."""
+    """``{"experiments": [...]}`` for every route served at ``moment``: running ones, and
+    completed ones whose promoted ``winner`` everybody gets."""
     sites = {site.site_id: site for site in Site.get_site_root_paths()}
     return {
         "experiments": [
-            _experiment_config(route, sites)
-            for route in table.routes
-            if route.collects_at(moment)
+            _experiment_config(route, sites) for route in table.routes if route.is_live_at(moment)
         ]
     }
 
@@ -32,6 +33,7 @@ def _experiment_config(route, sites):
         "hash_seed": route.seed,
         "hash_version": route.hash_version,
         "coverage": route.coverage,
+        "winner": route.winner_key,
         "site": None if site is None else {"id": site.site_id, "root_url": site.root_url},
         "path": route.path,
         "url": route.control_url or None,
@@ -41,7 +43,7 @@ def _experiment_config(route, sites):
                 "weight": weight,
                 "page_id": variant.page_id,
                 "url": variant.url,
-                "payload": dict(variant.payload),
+                "payload": copy.deepcopy(variant.payload),
             }
             for variant, weight in zip(route.variants, weights, strict=True)
         ],

@@ -212,6 +212,7 @@ def _route_for(experiment, pages):
         winner_key = variants[0].key if variants else None
     if experiment.is_code_level:
         return _code_level_route(experiment, variants, winner_key)
+    # A page experiment without its control page (deleted) falls through to "not served".
     missing = [v.key for v in variants if v.page_id not in pages or not pages[v.page_id].live]
     too_few = len(variants) < (1 if experiment.serve_winner else 2)
     if control is None or not control.live or missing or too_few:

@@ -181,6 +181,10 @@ class ExperimentConfigOut(Schema):
     hash_seed: str
     hash_version: Literal[1, 2]
     coverage: float = Field(description="Share of visitors in the experiment, 0 to 1.")
+    winner: str | None = Field(
+        description="Set once the experiment is over and its winner promoted: every visitor "
+        "gets this variant, nobody is counted. `variants` then holds the winner only."
+    )
     site: SiteOut | None = Field(description="None: a code-level experiment on every site.")
     path: str | None = Field(description="The control URL's path (None for code-level).")
     url: str | None = Field(description="The control URL (None for code-level).")

@@ -8,6 +8,10 @@ from .assignment import is_valid_visitor_id, new_visitor_id
 from .conf import get_setting
 
 ASSIGNMENT_SALT = "wagtail_experiments.assignments"
+# In the assignment cookie, in place of a variant key (keys are slugs, so it cannot clash):
+# "this visitor has no stored exposure to the experiment", which spares a returning visitor
+# outside its coverage or targeting the database lookup on every view.
+UNEXPOSED = "~"
 
 
 def cookie_visitor_id(request):
@@ -33,9 +37,11 @@ class Visitor:
     way a tampered cookie is ignored: the visitor is simply bucketed again by hash.
     """
 
-    def __init__(self, visitor_id, assignments, *, is_new, id_cookie_stale=None):
+    def __init__(self, visitor_id, assignments, *, is_new, id_cookie_stale=None, unexposed=()):
         self.id = visitor_id
         self.assignments = assignments  # {experiment id: variant key}
+        # Experiments the visitor was checked for and is not exposed to (yet).
+        self.unexposed = set(unexposed)
         self.is_new = is_new
         self._id_cookie_stale = is_new if id_cookie_stale is None else id_cookie_stale
         self._assignments_changed = False
@@ -58,8 +64,16 @@ class Visitor:
         request's cookie only if it belongs to the same id; otherwise from the database."""
         cookie_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
         own_cookie = cookie_id == visitor_id
-        assignments = cls._read_assignments(request, visitor_id) if own_cookie else {}
-        visitor = cls(visitor_id, assignments, is_new=False, id_cookie_stale=not own_cookie)
+        assignments, unexposed = (
+            cls._read_assignments(request, visitor_id) if own_cookie else ({}, set())
+        )
+        visitor = cls(
+            visitor_id,
+            assignments,
+            is_new=False,
+            id_cookie_stale=not own_cookie,
+            unexposed=unexposed,
+        )
         request._wagtail_experiments_visitor = visitor
         return visitor
 
@@ -68,29 +82,43 @@ class Visitor:
         raw_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"))
         if not is_valid_visitor_id(raw_id):
             return cls(new_visitor_id(), {}, is_new=True)
-        return cls(raw_id, cls._read_assignments(request, raw_id), is_new=False)
+        assignments, unexposed = cls._read_assignments(request, raw_id)
+        return cls(raw_id, assignments, is_new=False, unexposed=unexposed)
 
     @staticmethod
     def _read_assignments(request, visitor_id):
         signed = request.get_signed_cookie(
             get_setting("ASSIGNMENT_COOKIE"), default=None, salt=ASSIGNMENT_SALT
         )
+        assignments, unexposed = {}, set()
         if not signed:
-            return {}
+            return assignments, unexposed
         owner, _, entries = signed.partition("|")
         if owner != visitor_id:
-            return {}
-        assignments = {}
+            return assignments, unexposed
         for entry in entries.split(","):
             experiment_id, _, key = entry.partition(":")
-            if experiment_id.isdigit() and key:
+            if not experiment_id.isdigit() or not key:
+                continue
+            if key == UNEXPOSED:
+                unexposed.add(int(experiment_id))
+            else:
                 assignments[int(experiment_id)] = key
-        return assignments
+        return assignments, unexposed
 
     def remember(self, experiment_id, variant_key):
         """Make an assignment sticky from the next request on."""
         if self.assignments.get(experiment_id) != variant_key:
             self.assignments[experiment_id] = variant_key
+            self.unexposed.discard(experiment_id)
+            self._assignments_changed = True
+
+    def remember_unexposed(self, experiment_id):
+        """Note that the visitor has no stored exposure to the experiment: later views
+        bucket them by hash again (coverage and targeting may let them in) without asking
+        the database first."""
+        if experiment_id not in self.unexposed and experiment_id not in self.assignments:
+            self.unexposed.add(experiment_id)
             self._assignments_changed = True
 
     def keep(self):
@@ -115,9 +143,10 @@ class Visitor:
             response.set_cookie(get_setting("VISITOR_COOKIE"), self.id, **common)
         if self._assignments_changed:
             # Forget experiments that no longer run, so the cookie cannot grow without bound.
+            remembered = {**dict.fromkeys(self.unexposed, UNEXPOSED), **self.assignments}
             entries = ",".join(
                 f"{experiment_id}:{key}"
-                for experiment_id, key in sorted(self.assignments.items())
+                for experiment_id, key in sorted(remembered.items())
                 if experiment_id in known_experiment_ids
             )
             response.set_signed_cookie(

@@ -110,6 +110,18 @@ describe("bucketing", () => {
     assert.equal(bucket({ ...experiment, coverage: 1 }, "abc"), "control");
     assert.equal(bucket({ ...experiment, variants: [] }, "abc"), null);
   });
+
+  it("gives everybody a promoted winner", () => {
+    const experiment = {
+      hash_seed: "x",
+      hash_version: 2,
+      coverage: 0,
+      winner: "b",
+      variants: [{ key: "b", weight: 1 }],
+    };
+    assert.equal(bucket(experiment, "abc"), "b");
+    assert.equal(bucket({ ...experiment, winner: null, coverage: 1 }, "abc"), "b");
+  });
 });
 
 describe("matchesTargeting", () => {

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='variant',
             name='payload',
-            field=models.JSONField(blank=True, default=dict, help_text='Optional JSON object handed to code with the assignment, e.g. {"new_ui": true}, so a variant can switch features on.', verbose_name='payload'),
+            field=models.JSONField(blank=True, default=dict, help_text='Optional JSON object handed to code with the assignment, e.g. {"new_ui": true}, so a variant can switch features on. Public: anyone can read it in the experiments API, so never put secrets here.', verbose_name='payload'),
         ),
         migrations.AlterField(
             model_name='experiment',

@@ -250,8 +250,11 @@ class Experiment(ClusterableModel):
 
     @property
     def is_code_level(self):
-        """A feature-flag experiment: no pages, code asks for the visitor's variant."""
-        return self.control_page_id is None
+        """A feature-flag experiment: no pages at all, code asks for the visitor's variant.
+        (A page experiment whose control page was deleted is not one: it is not served.)"""
+        return self.control_page_id is None and not any(
+            variant.page_id for variant in self.variants.all()
+        )
 
     def targeting(self):
         """The audience rules, as the router and the published config apply them."""
@@ -327,7 +330,7 @@ class Experiment(ClusterableModel):
         if len(set(keys)) != len(keys):
             errors.append(_("Variant keys must be unique within the experiment."))
         page_ids = [variant.page_id for variant in variants]
-        if self.is_code_level:
+        if self.control_page_id is None:
             if any(page_ids):
                 errors.append(_(
                     "Variants with pages need the control page (the URL under test). For a "
@@ -577,7 +580,8 @@ class Variant(Orderable):
         default=dict,
         blank=True,
         help_text=_("Optional JSON object handed to code with the assignment, e.g. "
-                    "{\"new_ui\": true}, so a variant can switch features on."),
+                    "{\"new_ui\": true}, so a variant can switch features on. Public: anyone "
+                    "can read it in the experiments API, so never put secrets here."),
     )
 
     panels = [

@@ -25,8 +25,13 @@ def visitor_experiments(request):
     assignment = getattr(request, "experiment_assignment", None)
     if assignment is not None and assignment.variant is not None and assignment.counts:
         slugs.append(assignment.route.slug)
-    if cookie_visitor_id(request):
-        remembered = Visitor.from_request(request).assignments
+    # The request's visitor as this request left it (a flag may have just assigned a new
+    # visitor), else as the cookie says.
+    visitor = request.__dict__.get("_wagtail_experiments_visitor")
+    if visitor is None and cookie_visitor_id(request):
+        visitor = Visitor.from_request(request)
+    if visitor is not None:
+        remembered = visitor.assignments
         for route in get_route_table().collecting(remembered, timezone.now()):
             if route.slug not in slugs:
                 slugs.append(route.slug)

@@ -102,9 +102,14 @@ export const bucketRanges = (weights, coverage = 1) => {
  *
  * @param {object} experiment one element of `GET /experiments` → `experiments`
  * @param {string} visitorId the visitor's id (the `wexp_vid` cookie or `visitor_id`)
- * @returns {string|null} the variant key, or null when the visitor is outside coverage
+ * @returns {string|null} the variant key, or null when the visitor is outside coverage;
+ *   the `winner` of a completed experiment whose winner is promoted
  */
 export const bucket = (experiment, visitorId) => {
+  // A promoted winner is what everybody gets, bots and visitors outside coverage included.
+  if (experiment.winner) {
+    return experiment.winner;
+  }
   const variants = experiment.variants || [];
   const n = hashToUnit(
     experiment.hash_seed ?? experiment.slug,
