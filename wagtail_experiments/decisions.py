@@ -64,7 +64,7 @@ def assign_request(request, route, visitor=None, *, query=None):
     if route.winner_key is not None:
         # The experiment is over and its winner promoted: everyone, bots included, gets it.
         return Assignment(route, route.variants[0], counts=False)
-    if is_prefetch(request) or is_bot(request) or not may_track(request):
+    if is_excluded(request):
         return None
     if is_editor(request):
         forced = forced_variant(request, route)
@@ -150,6 +150,12 @@ def targeting_context(request, query=None):
         locale=getattr(request, "LANGUAGE_CODE", None)
         or translation.get_language_from_request(request),
     )
+
+
+def is_excluded(request):
+    """Requests that see the control and never count: speculative loads, bots, and
+    visitors who have not consented or ask not to be tracked."""
+    return is_prefetch(request) or is_bot(request) or not may_track(request)
 
 
 def forced_variant(request, route):

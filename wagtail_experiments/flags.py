@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 from django.utils import timezone
-from wagtail.models import Site
 
 from .decisions import assign_request, count_exposure, counts_as_exposure
 from .middleware import PERSONALISED
@@ -60,10 +59,8 @@ def _decide(request, slug):
     if not route.is_code_level:
         current = getattr(request, "experiment_assignment", None)
         return current if current is not None and current.route is route else None
-    if route.site_id is not None:
-        site = Site.find_for_request(request)
-        if not route.applies_to_site(site.pk if site else None):
-            return None
+    if not route.applies_to_request(request):
+        return None
     assignment = assign_request(request, route)
     if route.winner_key is None:
         # What this response shows now depends on the visitor: keep it out of shared caches.

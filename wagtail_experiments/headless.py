@@ -16,8 +16,13 @@ from django.utils import timezone
 from wagtail.models import Site
 
 from .conf import get_setting
-from .decisions import assign_request, count_exposure, counts_as_exposure, is_editor
-from .exclusions import is_bot, is_prefetch, may_track
+from .decisions import (
+    assign_request,
+    count_exposure,
+    counts_as_exposure,
+    is_editor,
+    is_excluded,
+)
 from .routing import get_route_table
 from .visitor import Visitor
 
@@ -42,7 +47,7 @@ def visitor_for(request, visitor_id=None):
     """The visitor an API call is about: the one named, else the cookie's (or a new one),
     who then gets the cookie. None for calls that must not track anybody (no consent, a
     bot, a prefetch, an editor): they get the control, and no cookie."""
-    if not may_track(request) or is_bot(request) or is_prefetch(request) or is_editor(request):
+    if is_excluded(request) or is_editor(request):
         return None
     visitor = Visitor.named(request, visitor_id) if visitor_id else Visitor.from_request(request)
     visitor.keep()
@@ -72,8 +77,7 @@ def assignment_for_experiment(request, slug, *, visitor, expose=True):
     if route is None or not route.is_code_level or not route.is_live_at(timezone.now()):
         raise NotFound(f"No running code-level experiment {slug!r}.")
     result = HeadlessAssignment(visitor, landing_query=request.GET)
-    site = Site.find_for_request(request)
-    if route.applies_to_site(site.pk if site else None):
+    if route.applies_to_request(request):
         _decide(request, route, result, expose)
     return result
 

@@ -95,8 +95,13 @@ class Route:
     def is_code_level(self):
         return self.control_page_id is None
 
-    def applies_to_site(self, site_id):
-        return self.site_id is None or self.site_id == site_id
+    def applies_to_request(self, request):
+        """Whether the request's site may see this experiment (a code-level experiment
+        limited to one site; page experiments are found by their site already)."""
+        if self.site_id is None:
+            return True
+        site = Site.find_for_request(request)
+        return site is not None and site.pk == self.site_id
 
     @property
     def weights(self):
@@ -169,10 +174,6 @@ class RouteTable:
             if route.site_id == site_id:
                 return route
         return None
-
-    def for_control_page(self, page_id):
-        """The route testing the page with id ``page_id`` at its URL, if any."""
-        return next((route for route in self.routes if route.control_page_id == page_id), None)
 
 
 def _group_by_goal_page(routes):

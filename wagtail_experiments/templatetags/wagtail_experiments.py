@@ -27,11 +27,8 @@ def visitor_experiments(request):
         slugs.append(assignment.route.slug)
     # The request's visitor as this request left it (a flag may have just assigned a new
     # visitor), else as the cookie says.
-    visitor = request.__dict__.get("_wagtail_experiments_visitor")
-    if visitor is None and cookie_visitor_id(request):
-        visitor = Visitor.from_request(request)
-    if visitor is not None:
-        remembered = visitor.assignments
+    if hasattr(request, "_wagtail_experiments_visitor") or cookie_visitor_id(request):
+        remembered = Visitor.from_request(request).assignments
         for route in get_route_table().collecting(remembered, timezone.now()):
             if route.slug not in slugs:
                 slugs.append(route.slug)
