@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Tokens for the staff results API on Wagtail 7.4 (Wagtail 8 has its own API tokens).
+    "rest_framework.authtoken",
     "corsheaders",
 ]
 

@@ -42,6 +42,20 @@ def test_create_experiment_from_a_page(demo, admin_client):
     assert LandingPage.objects.filter(slug="pricing-b-2").exists()
 
 
+def test_create_experiment_from_a_site_home_page(demo, admin_client):
+    """The home page sits under the tree's root, outside its site: the copy goes beneath
+    it, so that both variants belong to the site."""
+    home = demo.control_page.get_parent().specific
+    assert home.get_parent().is_root()
+    response = admin_client.post(f"/admin/experiments/from-page/{home.pk}/")
+    assert response.status_code == 302
+    experiment = Experiment.objects.get(control_page=home)
+    copy = experiment.variants.get(key="b").page
+    assert copy.get_parent().pk == home.pk
+    assert copy.get_site() == home.get_site()
+    experiment.full_clean()
+
+
 def test_create_experiment_needs_permission(demo, client, django_user_model):
     from django.contrib.auth.models import Group, Permission
 

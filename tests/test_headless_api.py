@@ -7,8 +7,10 @@ import pytest
 from django.test import Client
 from growthbook import Experiment as GBExperiment
 from growthbook import GrowthBook
-from wagtail.models import APIToken, Page
+from rest_framework.authtoken.models import Token
+from wagtail.models import Page
 
+from wagtail_experiments import compat
 from wagtail_experiments.assignment import new_visitor_id
 from wagtail_experiments.models import Event, Experiment, Exposure, Lead
 
@@ -286,7 +288,12 @@ def test_results_need_staff_with_the_view_permission(demo, admin_user, django_us
     assert get_json(client, f"{API}/experiments/landing-hero/results?since=x")[0].status_code == 400
 
 
-def test_results_with_an_api_token(demo, admin_user, django_user_model):
+@pytest.mark.skipif(
+    not compat.HAS_WAGTAIL_API_TOKENS, reason="Wagtail's API tokens arrived in Wagtail 8.0"
+)
+def test_results_with_a_wagtail_api_token(demo, admin_user, django_user_model):
+    from wagtail.models import APIToken
+
     url = f"{API}/experiments/landing-hero/results?goal=cta"
     _, token = APIToken.create_token(user=admin_user, name="dashboards")
     response, body = get_json(Client(), url, HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -295,6 +302,29 @@ def test_results_with_an_api_token(demo, admin_user, django_user_model):
     _, weak = APIToken.create_token(user=nobody, name="no permission")
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {weak}").status_code == 403
     assert Client().get(url, HTTP_AUTHORIZATION="Bearer wagtail_forged").status_code == 401
+
+
+def test_results_with_a_rest_framework_token(demo, admin_user, django_user_model):
+    """The token mechanism of Wagtail 7.4 sites, accepted on both lines."""
+    url = f"{API}/experiments/landing-hero/results?goal=cta"
+    token = Token.objects.create(user=admin_user)
+    response, body = get_json(Client(), url, HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200 and body["goal"] == "cta"
+    reader = django_user_model.objects.create_user("reader", password="x")
+    weak = Token.objects.create(user=reader)
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Token {weak.key}").status_code == 403
+    assert Client().get(url, HTTP_AUTHORIZATION="Token forged").status_code == 401
+    admin_user.is_active = False
+    admin_user.save()
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 401
+
+
+def test_a_wrong_token_is_not_rescued_by_a_session(demo, admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    url = f"{API}/experiments/landing-hero/results"
+    assert client.get(url).status_code == 200
+    assert client.get(url, HTTP_AUTHORIZATION="Token forged").status_code == 401
 
 
 # CORS ---------------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
 """A/B/n experiments of Wagtail landing pages: bucketing, serving, tracking and results."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -17,15 +17,13 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from ninja import NinjaAPI, Status
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import SessionAuth
 from ninja.throttling import BaseThrottle
 from pydantic import ValidationError
-from wagtail.api.v3.auth import BearerTokenAuth
-from wagtail.permissions import policy_registry
 
 from . import headless, tracking
 from .assignment import is_valid_visitor_id
 from .attribution import utm_from_query
+from .compat import get_permission_policy, results_api_auth
 from .conf import get_setting
 from .exclusions import may_track
 from .leads.forms import build_form
@@ -440,13 +438,14 @@ def get_assignment(
 @api.get(
     "/experiments/{slug}/results",
     response={200: ResultsOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
-    auth=[BearerTokenAuth(), SessionAuth()],
+    auth=results_api_auth(),
     summary="An experiment's results",
     description=(
-        "The admin results screen's data. Staff only: a Wagtail API token "
-        "(Authorization: Bearer wagtail_...) or an admin session of a user who may view "
-        "experiments. `goal` selects another goal than the primary one; `since` and `until` "
-        "(dates) limit the period."
+        "The admin results screen's data. Staff only, a user who may view experiments, "
+        "authenticated by a Wagtail 8 API token (Authorization: Bearer wagtail_...), a "
+        "Django REST framework token (Authorization: Token ..., for Wagtail 7.4 sites with "
+        "rest_framework.authtoken installed) or an admin session. `goal` selects another "
+        "goal than the primary one; `since` and `until` (dates) limit the period."
     ),
 )
 def get_experiment_results(
@@ -457,7 +456,7 @@ def get_experiment_results(
     until: IsoDate | None = None,
 ):
     # The policy the admin's results screen checks too.
-    policy = policy_registry.get_by_type(Experiment)
+    policy = get_permission_policy(Experiment)
     if not policy.user_has_permission(request.user, "view"):
         raise ApiError(403, "You may not view experiments.")
     experiment = Experiment.objects.filter(slug=slug).first()

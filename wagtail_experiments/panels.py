@@ -2,8 +2,8 @@
 
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.components import Component
-from wagtail.permissions import policy_registry
 
+from .compat import get_permission_policy
 from .models import Experiment
 from .results import experiment_results
 
@@ -17,7 +17,7 @@ class RunningExperimentsPanel(Component):
         self.request = request
 
     def is_shown(self):
-        policy = policy_registry.get_by_type(Experiment)
+        policy = get_permission_policy(Experiment)
         return policy.user_has_permission(self.request.user, "view")
 
     def get_context_data(self, parent_context=None):

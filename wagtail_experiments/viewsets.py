@@ -13,6 +13,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button
 
+from .compat import RegisteredPermissionPolicyMixin
 from .leads.viewsets import LeadViewSet
 from .models import DailyRollup, Event, Experiment, Variant
 from .results import experiment_results
@@ -83,7 +84,7 @@ class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
         return [*super().header_more_buttons, *self.lifecycle_buttons(self.object, Button)]
 
 
-class ExperimentViewSet(ModelViewSet):
+class ExperimentViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     """Create, edit and run experiments. Editing needs the "change experiment" permission;
     listing needs "view"."""
 
@@ -138,7 +139,7 @@ class EventFilterSet(WagtailFilterSet):
         fields = []
 
 
-class EventViewSet(ModelViewSet):
+class EventViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     """Raw events for analysts: a filtered listing and its CSV/XLSX export."""
 
     model = Event

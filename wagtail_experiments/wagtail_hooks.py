@@ -4,9 +4,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.widgets.button import Button
-from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
+from .compat import register_permission_policy
 from .leads.serving import handle_lead_form_post
 from .leads.viewsets import LeadFormViewSet
 from .models import Event, Experiment, Lead

@@ -6,6 +6,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from ..compat import RegisteredPermissionPolicyMixin
 from ..models import Experiment, Variant
 from ..views.base import ViewPermissionIndexView, ViewPermissionInspectView
 from .models import Lead, LeadForm
@@ -42,7 +43,7 @@ class LeadFilterSet(WagtailFilterSet):
         fields = []
 
 
-class LeadViewSet(ModelViewSet):
+class LeadViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     """Personal data: listed, inspected, exported and deleted only with the matching
     permissions; never created or edited in the admin."""
 

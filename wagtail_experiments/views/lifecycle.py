@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView
-from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
+from ..compat import PermissionCheckedMixin
 from ..models import Experiment
 from .base import ExperimentScreenMixin
 

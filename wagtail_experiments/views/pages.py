@@ -11,10 +11,20 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 from wagtail.models import Page
-from wagtail.permissions import policy_registry
 
+from ..compat import get_permission_policy
 from ..models import Experiment, Variant
 from .base import ExperimentScreenMixin
+
+
+def variant_parent(page):
+    """Where the copy of ``page`` goes: beside it, unless that is outside the page's site
+    (a site's home page sits directly under the tree's root), then beneath it."""
+    site = page.get_site()
+    parent = page.get_parent()
+    if site is not None and not parent.path.startswith(site.root_page.path):
+        return page
+    return parent
 
 
 def experiments_of_page(page):
@@ -65,11 +75,9 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
         self.page = get_object_or_404(Page, pk=kwargs["page_id"]).specific
 
     def dispatch(self, request, *args, **kwargs):
-        parent = self.page.get_parent()
+        parent = variant_parent(self.page)
         may_copy = self.page.permissions_for_user(request.user).can_copy_to(parent)
-        may_add = policy_registry.get_by_type(Experiment).user_has_permission(
-            request.user, "add"
-        )
+        may_add = get_permission_policy(Experiment).user_has_permission(request.user, "add")
         if not (may_copy and may_add):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
@@ -82,7 +90,7 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
 
     @transaction.atomic
     def post(self, request, *args, **kwargs):
-        parent = self.page.get_parent()
+        parent = variant_parent(self.page)
         copy = self.page.copy(
             to=parent,
             update_attrs={

@@ -9,10 +9,10 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
-from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import AdminDateInput
 
 from .. import charts
+from ..compat import PermissionCheckedMixin
 from ..models import DailyRollup, Experiment
 from ..results import experiment_results
 from .base import ExperimentScreenMixin
