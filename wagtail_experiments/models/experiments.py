@@ -382,6 +382,35 @@ class Experiment(ClusterableModel):
         if errors:
             raise ValidationError(errors)
 
+    def check_user_may_serve(self, user):
+        """Raise ``ValidationError`` unless ``user`` may put the variants' content at the
+        control URL: starting, resuming and promoting do that past the pages' own editing
+        path, so they need what publishing those pages needs. That is the publish permission
+        on the control page and on every variant page, and a control page that is neither
+        locked against the user nor in a workflow."""
+        if self.control_page_id is None:
+            return  # a code-level experiment serves no page
+        others = [v.page for v in self.ordered_variants() if v.page_id != self.control_page_id]
+        pages = [self.control_page, *others]
+        errors = [
+            _("You need permission to publish “%(title)s” to do this.") % {"title": page.title}
+            for page in pages
+            if page is not None and not page.permissions_for_user(user).can_publish()
+        ]
+        lock = self.control_page.get_lock()
+        if lock is not None and lock.for_user(user):
+            errors.append(
+                _("The control page “%(title)s” is locked: %(reason)s")
+                % {"title": self.control_page.title, "reason": lock.get_message(user)}
+            )
+        if self.control_page.workflow_in_progress:
+            errors.append(
+                _("The control page “%(title)s” is in a workflow: finish or cancel it first.")
+                % {"title": self.control_page.title}
+            )
+        if errors:
+            raise ValidationError(errors)
+
     # Lifecycle --------------------------------------------------------------------------
 
     def _require_status(self, action, *allowed):
@@ -391,10 +420,14 @@ class Experiment(ClusterableModel):
                 % {"action": action, "status": self.get_status_display().lower()}
             )
 
-    def start(self):
-        """Start now, or schedule for ``starts_at`` when that lies in the future."""
+    def start(self, user=None):
+        """Start now, or schedule for ``starts_at`` when that lies in the future. With a
+        ``user`` (an editor's action, not code or the scheduler), they must be allowed to
+        publish the pages (``check_user_may_serve``)."""
         self._require_status(_("start"), self.Status.DRAFT, self.Status.SCHEDULED)
         self.check_can_run()
+        if user is not None:
+            self.check_user_may_serve(user)
         now = timezone.now()
         if self.starts_at and self.starts_at > now:
             self.status = self.Status.SCHEDULED
@@ -411,10 +444,13 @@ class Experiment(ClusterableModel):
         self.paused_at = timezone.now()
         self.save()
 
-    def resume(self):
-        """Serve variants again with the same seed, so every visitor keeps their variant."""
+    def resume(self, user=None):
+        """Serve variants again with the same seed, so every visitor keeps their variant.
+        A ``user`` must be allowed to publish the pages, as for ``start``."""
         self._require_status(_("resume"), self.Status.PAUSED)
         self.check_can_run()
+        if user is not None:
+            self.check_user_may_serve(user)
         self.status = self.Status.RUNNING
         self.save()
 
@@ -452,6 +488,8 @@ class Experiment(ClusterableModel):
             raise ValidationError(
                 _("A code-level experiment has no page to publish; serve the winner instead.")
             )
+        if user is not None:
+            self.check_user_may_serve(user)
         if mode == "serve":
             self.serve_winner = True
         elif mode == "publish":
@@ -472,8 +510,8 @@ class Experiment(ClusterableModel):
             raise ValidationError(
                 _("The winner is a different page type; serve it instead of publishing it.")
             )
-        if user is not None and not control.permissions_for_user(user).can_publish():
-            raise ValidationError(_("You may not publish the control page."))
+        # The user's permissions were checked by promote_winner; code and scripts (no user)
+        # still never publish over a lock or a workflow.
         if control.locked or control.workflow_in_progress:
             raise ValidationError(
                 _("The control page is locked or in a workflow; publish the winner there "

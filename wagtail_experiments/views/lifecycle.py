@@ -96,6 +96,8 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
                 self.object.complete(winner=form.cleaned_data["winner"])
             elif self.action == "promote":
                 self.object.promote_winner(form.cleaned_data["mode"], user=self.request.user)
+            elif self.action in ("start", "resume"):
+                getattr(self.object, self.action)(user=self.request.user)
             else:
                 getattr(self.object, self.action)()
         except ValidationError as error:
