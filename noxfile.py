@@ -16,11 +16,12 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
-# (Python, Django, Wagtail). Django 6.x needs Python 3.12 or newer; Wagtail 7.4 stops at
-# Django 6.0.
+# (Python, Django, Wagtail). Django 6.x needs Python 3.12 or newer. Wagtail 7.4 lists
+# Django up to 6.0 and sets no upper bound, so pip may pair it with 6.1: tested too.
 MATRIX = [
     ("3.11", "5.2", "7.4"),
     ("3.12", "6.0", "7.4"),
+    ("3.13", "6.1", "7.4"),
     ("3.12", "5.2", "8.0"),
     ("3.13", "6.0", "8.0"),
     ("3.13", "6.1", "8.0"),
@@ -69,7 +70,8 @@ def tests_postgres(session):
     session.run("pytest", "-q", *session.posargs, env={"DATABASE_URL": database_url})
 
 
-SITE_INSTALLS = [("3.12", "6.0", "7.4"), ("3.13", "6.1", "8.0")]
+# The LTS pair, the site of the report (Wagtail 7.4 on Django 6.0), and the newest.
+SITE_INSTALLS = [("3.11", "5.2", "7.4"), ("3.12", "6.0", "7.4"), ("3.13", "6.1", "8.0")]
 
 
 @nox.session

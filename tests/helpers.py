@@ -54,3 +54,37 @@ def signed_assignment_cookie(visitor_id, entries):
 def consent_from_header(request):
     """A site's own consent check, as CONSENT_CHECK can name it."""
     return request.headers.get("X-Consent") == "granted"
+
+
+# Staff API tokens: Wagtail's own on Wagtail 8, Django REST framework's on Wagtail 7.4 (the
+# staff results API accepts the line's kind only, see wagtail_experiments.compat).
+
+
+def new_api_token():
+    """A token value, known before the database exists."""
+    from wagtail_experiments import compat
+
+    if compat.HAS_WAGTAIL_API_TOKENS:
+        from wagtail.models import APIToken
+
+        return APIToken.generate_token()
+    from rest_framework.authtoken.models import Token
+
+    return Token.generate_key()
+
+
+def store_api_token(user, value, name="tests"):
+    """Make ``value`` a token of ``user``; returns its Authorization header value."""
+    from wagtail_experiments import compat
+
+    if compat.HAS_WAGTAIL_API_TOKENS:
+        from wagtail.models import APIToken
+
+        APIToken.objects.create(
+            user=user, name=name, key_hash=APIToken.hash_token(value), prefix=value[:12]
+        )
+        return f"Bearer {value}"
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.create(user=user, key=value)
+    return f"Token {value}"

@@ -19,7 +19,6 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -33,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from wagtail_experiments.api import api
 
 from .conftest import BROWSER_UA
+from .helpers import new_api_token, store_api_token
 
 API = "/_experiments/api"
 RESULTS = f"{API}/experiments/{{slug}}/results"
@@ -41,8 +41,9 @@ DEMO_EXPERIMENTS = ["landing-hero", "home-banner"]
 # be accepted and their leads attributed, not only rejected.
 VISITORS = ["schemathesis-visitor1", "schemathesis-visitor2"]
 # Known before the database exists (the configuration is built at collection time); the
-# fixture stores them. Django REST framework tokens work on both Wagtail lines.
-TOKENS = {"staff": Token.generate_key(), "nobody": Token.generate_key()}
+# fixture stores them (Wagtail's API tokens on Wagtail 8, DRF's on 7.4).
+TOKENS = {"staff": new_api_token(), "nobody": new_api_token()}
+AUTHORIZATION = {}
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", 50))
 
 CHECKS = [
@@ -157,7 +158,7 @@ def api_site(demo, settings, django_user_model):
         "nobody": django_user_model.objects.create_user("schemathesis-nobody", password="x"),
     }
     for identity, token in TOKENS.items():
-        Token.objects.create(user=users[identity], key=token)
+        AUTHORIZATION[identity] = store_api_token(users[identity], token, identity)
     return demo
 
 
@@ -227,7 +228,7 @@ def test_every_reference_in_the_schema_resolves():
     ],
 )
 def test_results_parameters_are_checked(api_site, url, status):
-    client = Client(HTTP_AUTHORIZATION=f"Token {TOKENS['staff']}")
+    client = Client(HTTP_AUTHORIZATION=AUTHORIZATION["staff"])
     response = client.get(f"{API}/experiments/{url}")
     assert response.status_code == status, response.content
 
@@ -248,5 +249,5 @@ def test_api_conforms_to_its_schema(case, api_site):
 @pytest.mark.parametrize("identity", ["staff", "nobody"])
 @EXAMPLES
 def test_results_conform_to_the_schema_for_token_holders(case, identity, api_site):
-    headers = {"Authorization": f"Token {TOKENS[identity]}"}
+    headers = {"Authorization": AUTHORIZATION[identity]}
     case.call_and_validate(checks=CHECKS, headers=headers)

@@ -442,10 +442,11 @@ def get_assignment(
     summary="An experiment's results",
     description=(
         "The admin results screen's data. Staff only, a user who may view experiments, "
-        "authenticated by a Wagtail 8 API token (Authorization: Bearer wagtail_...), a "
-        "Django REST framework token (Authorization: Token ..., for Wagtail 7.4 sites with "
-        "rest_framework.authtoken installed) or an admin session. `goal` selects another "
-        "goal than the primary one; `since` and `until` (dates) limit the period."
+        "authenticated by an admin session or a token: on Wagtail 8 a Wagtail API token "
+        "(Authorization: Bearer wagtail_...), on Wagtail 7.4 a Django REST framework token "
+        "(Authorization: Token ..., with rest_framework.authtoken installed). `goal` "
+        "selects another goal than the primary one; `since` and `until` (dates) limit the "
+        "period."
     ),
 )
 def get_experiment_results(

@@ -10,9 +10,10 @@ The rest of the package imports these names and never asks which Wagtail it runs
   :class:`PermissionCheckedMixin` (7.4's checks nothing without an explicit policy), so a
   user who may only view experiments cannot pause one on either line.
 - **API tokens.** Wagtail 8.0 has API tokens (``wagtail.models.APIToken``, sent as
-  ``Authorization: Bearer wagtail_…``). Wagtail 7.4 has none, so the staff results API also
-  accepts Django REST framework's tokens (``Authorization: Token …``) when the site installs
-  ``rest_framework.authtoken``; DRF comes with Wagtail on both lines.
+  ``Authorization: Bearer wagtail_…``; stored as digests, revocable), and the staff results
+  API accepts only those. Wagtail 7.4 has none, so there it accepts Django REST framework's
+  tokens (``Authorization: Token …``) when the site installs ``rest_framework.authtoken``;
+  DRF comes with Wagtail on both lines.
 """
 
 import wagtail
@@ -75,10 +76,12 @@ else:
 
 
 class DRFTokenAuth(APIKeyHeader):
-    """``Authorization: Token <key>`` checked against ``rest_framework.authtoken``.
+    """``Authorization: Token <key>`` checked against ``rest_framework.authtoken`` (the
+    keyword in any case, as DRF reads it).
 
-    Like Wagtail 8's ``BearerTokenAuth``, a presented token decides who the request is:
-    an unknown token makes it anonymous even if a session cookie came along.
+    Like Wagtail 8's ``BearerTokenAuth``, a presented token decides who the request is: an
+    unknown token, or any token when ``rest_framework.authtoken`` is not installed, makes
+    the request anonymous even if a session cookie came along.
     """
 
     param_name = "Authorization"
@@ -88,17 +91,17 @@ class DRFTokenAuth(APIKeyHeader):
     )
 
     def __call__(self, request):
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Token "):
+        keyword, _, key = request.headers.get("Authorization", "").partition(" ")
+        if keyword.lower() != "token":
             return None
-        return self.authenticate(request, header.removeprefix("Token ").strip())
+        return self.authenticate(request, key.strip())
 
     def authenticate(self, request, key):
-        if not apps.is_installed("rest_framework.authtoken"):
-            return None
-        from rest_framework.authtoken.models import Token
+        token = None
+        if key and apps.is_installed("rest_framework.authtoken"):
+            from rest_framework.authtoken.models import Token
 
-        token = Token.objects.select_related("user").filter(key=key).first() if key else None
+            token = Token.objects.select_related("user").filter(key=key).first()
         user = token.user if token is not None else None
         if not (user and user.is_active):
             request.user = AnonymousUser()
@@ -108,12 +111,11 @@ class DRFTokenAuth(APIKeyHeader):
 
 
 def results_api_auth():
-    """Authentication for the staff results API, strongest first, the session last."""
+    """Authentication for the staff results API: the line's token, then the session."""
     from ninja.security import SessionAuth
 
-    methods = [DRFTokenAuth(), SessionAuth()]
     if HAS_WAGTAIL_API_TOKENS:
         from wagtail.api.v3.auth import BearerTokenAuth
 
-        methods.insert(0, BearerTokenAuth())
-    return methods
+        return [BearerTokenAuth(), SessionAuth()]
+    return [DRFTokenAuth(), SessionAuth()]

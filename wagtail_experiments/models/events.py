@@ -71,9 +71,10 @@ class Event(UTMAttribution):
 
     @classmethod
     def _check_indexes(cls, databases):
-        # Django warns (models.W040) that SQLite cannot store the funnel index's INCLUDE
-        # column; it then builds the index without it, which is all SQLite needs. Keep the
-        # warning out of every SQLite site's `migrate` and `check` output.
+        # Django warns (models.W040) that a database without covering indexes (SQLite,
+        # MySQL/MariaDB, Oracle) cannot store the funnel index's INCLUDE column; it then
+        # builds the index without it, which is all the funnel needs there. Keep the warning
+        # out of those sites' `migrate` and `check` output; PostgreSQL gets the covering index.
         return [
             message for message in super()._check_indexes(databases)
             if message.id != "models.W040"
