@@ -140,7 +140,7 @@ def test_variants_must_all_have_pages_or_none(demo):
         Variant(key="control", weight=50, is_control=True, page=demo.control_page),
         Variant(key="b", weight=50),
     ]
-    with pytest.raises(ValidationError, match="Every variant needs a page"):
+    with pytest.raises(ValidationError, match="Variant “b” has no page"):
         page_experiment.full_clean()
     code.variants = [
         Variant(key="control", weight=50, is_control=True),

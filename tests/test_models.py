@@ -69,7 +69,7 @@ def test_a_complete_experiment_is_valid(pages):
          "weights must be positive"),
         (lambda p: [Variant(key="control", page=p["control"], weight=50, is_control=True),
                     Variant(key="b", page=None, weight=50)],
-         "Every variant needs a page"),
+         "Variant “b” has no page"),
     ],
     ids=["one-variant", "no-control", "two-controls", "control-page", "same-page",
          "same-key", "zero-weight", "no-page"],

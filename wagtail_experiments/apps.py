@@ -9,6 +9,7 @@ class WagtailExperimentsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import routing
+        from . import page_guard, routing
 
         routing.connect_invalidation_signals()
+        page_guard.connect_signals()

@@ -26,7 +26,9 @@ class RunningExperimentsPanel(Component):
             results = experiment_results(experiment)
             rows.append({"experiment": experiment, "visitors": results["visitors"],
                          "verdict": results["verdict"]})
-        return {"rows": rows, "title": _("Running experiments")}
+        paused = Experiment.objects.filter(
+            status=Experiment.Status.PAUSED).exclude(pause_reason="")
+        return {"rows": rows, "paused": paused, "title": _("Running experiments")}
 
 
 def add_running_experiments_panel(request, panels):

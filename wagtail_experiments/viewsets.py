@@ -97,7 +97,7 @@ class ExperimentViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     edit_view_class = ExperimentEditView
     copy_view_enabled = False
     list_display = [
-        "name", "status", "control_page", "days_running", "visitors",
+        "name", "status_summary", "control_page", "days_running", "visitors",
         Column("leader", label=_("Leader"), accessor=leader_summary),
     ]
     list_filter = ["status"]

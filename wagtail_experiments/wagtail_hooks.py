@@ -7,9 +7,11 @@ from wagtail.admin.widgets.button import Button
 from wagtail.snippets.models import register_snippet
 
 from .compat import register_permission_policy
+from .history import register_log_actions
 from .leads.serving import handle_lead_form_post
 from .leads.viewsets import LeadFormViewSet
 from .models import Event, Experiment, Lead
+from .page_guard import warn_before_delete, warn_before_move, warn_on_unpublish
 from .panels import add_running_experiments_panel
 from .permissions import RecordedDataPermissionPolicy
 from .serving import serve_assigned_variant
@@ -36,6 +38,11 @@ def register_experiments_menu():
 
 
 hooks.register("before_edit_page", notify_editor_of_experiments)
+hooks.register("register_log_actions", register_log_actions)
+# Deleting, unpublishing or moving pages of an experiment pauses it (page_guard): say so first.
+hooks.register("before_delete_page", warn_before_delete)
+hooks.register("before_unpublish_page", warn_on_unpublish)
+hooks.register("before_move_page", warn_before_move)
 hooks.register("construct_homepage_panels", add_running_experiments_panel)
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel, get_all_child_relations
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.log_actions import log
 from wagtail.models import Orderable
 
 from ..forms import ExperimentAdminForm
@@ -184,6 +185,11 @@ class Experiment(ClusterableModel):
     )
     started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    pause_reason = models.CharField(
+        _("why it is paused"), max_length=1000, blank=True, editable=False,
+        help_text=_("Set when a page the experiment serves was deleted, unpublished or "
+                    "moved; cleared on resume."),
+    )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -337,7 +343,10 @@ class Experiment(ClusterableModel):
                     "code-level experiment, leave every variant's page empty."
                 ))
         elif None in page_ids:
-            errors.append(_("Every variant needs a page."))
+            errors.extend(
+                _("Variant “%(key)s” has no page: choose one.") % {"key": variant.key}
+                for variant in variants if variant.page_id is None
+            )
         elif len(set(page_ids)) != len(page_ids):
             errors.append(_("Each variant must show a different page."))
         if any(variant.weight is None or variant.weight <= 0 for variant in variants):
@@ -425,6 +434,13 @@ class Experiment(ClusterableModel):
         ``user`` (an editor's action, not code or the scheduler), they must be allowed to
         publish the pages (``check_user_may_serve``)."""
         self._require_status(_("start"), self.Status.DRAFT, self.Status.SCHEDULED)
+        self._begin_serving(user)
+        self.hash_seed = self.hash_seed or self.slug
+        self.save()
+        self.log("wagtail_experiments.start", user)
+
+    def _begin_serving(self, user):
+        """Running now, or scheduled when ``starts_at`` lies ahead; checks first."""
         self.check_can_run()
         if user is not None:
             self.check_user_may_serve(user)
@@ -434,27 +450,45 @@ class Experiment(ClusterableModel):
         else:
             self.status = self.Status.RUNNING
             self.started_at = self.started_at or now
-        self.hash_seed = self.hash_seed or self.slug
-        self.save()
 
-    def pause(self):
+    def pause(self, user=None):
         """Stop bucketing; visitors see the control and nothing is counted until resumed."""
         self._require_status(_("pause"), self.Status.RUNNING)
         self.status = self.Status.PAUSED
         self.paused_at = timezone.now()
         self.save()
+        self.log("wagtail_experiments.pause", user)
+
+    def pause_because(self, reason):
+        """Stop serving an experiment whose pages changed under it (``reason`` says how),
+        whether it was running, scheduled or already paused. Returns whether it did."""
+        if self.status not in (self.Status.SCHEDULED, self.Status.RUNNING, self.Status.PAUSED):
+            return False
+        if reason in self.pause_reason:
+            return False  # the same change, reported again
+        if self.status != self.Status.PAUSED:
+            self.paused_at = timezone.now()
+        self.status = self.Status.PAUSED
+        self.pause_reason = f"{self.pause_reason} {reason}".strip()[:1000]
+        self.save()
+        self.log("wagtail_experiments.pause", None, reason=reason)
+        return True
+
+    def log(self, action, user=None, **data):
+        """Record a lifecycle step in the experiment's history (its admin *History*)."""
+        log(instance=self, action=action, user=user, data=data)
 
     def resume(self, user=None):
-        """Serve variants again with the same seed, so every visitor keeps their variant.
-        A ``user`` must be allowed to publish the pages, as for ``start``."""
+        """Serve variants again with the same seed, so every visitor keeps their variant
+        (an experiment paused before its start date is scheduled again). A ``user`` must be
+        allowed to publish the pages, as for ``start``."""
         self._require_status(_("resume"), self.Status.PAUSED)
-        self.check_can_run()
-        if user is not None:
-            self.check_user_may_serve(user)
-        self.status = self.Status.RUNNING
+        self._begin_serving(user)
+        self.pause_reason = ""
         self.save()
+        self.log("wagtail_experiments.resume", user)
 
-    def complete(self, winner=None):
+    def complete(self, winner=None, user=None):
         """Stop the experiment for good, optionally recording the winning variant."""
         self._require_status(
             _("complete"), self.Status.RUNNING, self.Status.PAUSED, self.Status.SCHEDULED
@@ -465,13 +499,16 @@ class Experiment(ClusterableModel):
         self.winner = winner
         self.completed_at = timezone.now()
         self.save()
+        self.log("wagtail_experiments.complete", user,
+                 winner=winner.key if winner is not None else None)
 
-    def archive(self):
+    def archive(self, user=None):
         """Hide a finished experiment from everyday lists; its data stays."""
         self._require_status(_("archive"), self.Status.COMPLETED, self.Status.DRAFT)
         self.status = self.Status.ARCHIVED
         self.serve_winner = False
         self.save()
+        self.log("wagtail_experiments.archive", user)
 
     def promote_winner(self, mode, user=None):
         """Make the winner what everyone sees at the control URL.
@@ -498,6 +535,7 @@ class Experiment(ClusterableModel):
         else:
             raise ValidationError(_("Unknown way to promote the winner: %(mode)s") % {"mode": mode})
         self.save()
+        self.log("wagtail_experiments.promote", user, mode=mode, winner=self.winner.key)
 
     def _publish_winner_on_control_page(self, user):
         control = self.control_page.specific if self.control_page else None
@@ -542,6 +580,7 @@ class Experiment(ClusterableModel):
                 self.status = self.Status.RUNNING
                 self.started_at = self.started_at or self.starts_at
                 self.save()
+                self.log("wagtail_experiments.start")
             return self.status
         live = (self.Status.RUNNING, self.Status.PAUSED)
         if self.status in live and self.ends_at and self.ends_at <= moment:
@@ -559,6 +598,13 @@ class Experiment(ClusterableModel):
             self.Status.COMPLETED: ["promote", "archive"] if self.winner_id else ["archive"],
             self.Status.ARCHIVED: [],
         }[self.status]
+
+    @admin.display(description=_("Status"), ordering="status")
+    def status_summary(self):
+        """The status, and why when a page change paused it."""
+        if self.pause_reason:
+            return f"{self.get_status_display()}: {self.pause_reason}"
+        return self.get_status_display()
 
     @admin.display(description=_("Visitors"), ordering="visitor_count")
     def visitors(self):

@@ -92,14 +92,13 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
 
     def form_valid(self, form):
         try:
+            user = self.request.user
             if self.action == "complete":
-                self.object.complete(winner=form.cleaned_data["winner"])
+                self.object.complete(winner=form.cleaned_data["winner"], user=user)
             elif self.action == "promote":
-                self.object.promote_winner(form.cleaned_data["mode"], user=self.request.user)
-            elif self.action in ("start", "resume"):
-                getattr(self.object, self.action)(user=self.request.user)
+                self.object.promote_winner(form.cleaned_data["mode"], user=user)
             else:
-                getattr(self.object, self.action)()
+                getattr(self.object, self.action)(user=user)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(self.request, message)

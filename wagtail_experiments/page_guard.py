@@ -1,0 +1,134 @@
+"""Experiments whose pages change under them stop serving, and say why.
+
+Deleting a control or variant page, or unpublishing or moving a control page (a new URL),
+of a scheduled, running or paused experiment pauses it with the reason, so that no screen
+says *Running* for an experiment that serves nothing. Wagtail's confirmation screens warn
+first (the ``warn_*`` hooks, wired in ``wagtail_hooks``).
+"""
+
+from django.contrib import messages
+from django.db.models.signals import pre_delete
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from wagtail.models import Page
+from wagtail.signals import page_unpublished, post_page_move
+
+
+def _serving_statuses():
+    from .models import Experiment
+
+    return [Experiment.Status.SCHEDULED, Experiment.Status.RUNNING, Experiment.Status.PAUSED]
+
+
+def experiments_serving(pages):
+    """[(experiment, variant or None for the control role, page)] for the scheduled,
+    running and paused experiments that serve any of ``pages`` (a Page queryset)."""
+    from .models import Experiment, Variant
+
+    page_ids = list(pages.values_list("pk", flat=True))
+    statuses = _serving_statuses()
+    uses = [
+        (experiment, None, experiment.control_page)
+        for experiment in Experiment.objects.filter(
+            status__in=statuses, control_page_id__in=page_ids
+        ).select_related("control_page")
+    ]
+    variants = (
+        Variant.objects.filter(page_id__in=page_ids, experiment__status__in=statuses)
+        .exclude(is_control=True)
+        .select_related("experiment", "page")
+    )
+    return uses + [(variant.experiment, variant, variant.page) for variant in variants]
+
+
+def _now():
+    return timezone.localtime().strftime("%Y-%m-%d %H:%M")
+
+
+def pause_experiments_of_deleted_page(sender, instance, **kwargs):
+    if not isinstance(instance, Page):
+        return
+    specific_class = instance.specific_class
+    if specific_class is not None and type(instance) is not specific_class:
+        return  # the same page's base row: Django reports it too (multi-table inheritance)
+    for experiment, variant, page in experiments_serving(Page.objects.filter(pk=instance.pk)):
+        if variant is None:
+            reason = _("The control page “%(title)s” was deleted on %(when)s.")
+        else:
+            reason = _("Variant “%(key)s”'s page “%(title)s” was deleted on %(when)s.")
+        experiment.pause_because(
+            reason % {"title": page.title, "key": getattr(variant, "key", ""), "when": _now()}
+        )
+
+
+def pause_experiments_of_unpublished_control(sender, instance, **kwargs):
+    for experiment, variant, page in experiments_serving(Page.objects.filter(pk=instance.pk)):
+        if variant is None:
+            experiment.pause_because(
+                _("The control page “%(title)s” was unpublished on %(when)s.")
+                % {"title": page.title, "when": _now()}
+            )
+
+
+def pause_experiments_of_moved_controls(sender, instance, url_path_before, url_path_after,
+                                        **kwargs):
+    """The moved page and the pages beneath it have new URLs: experiments of those URLs
+    no longer test what they were started on."""
+    if url_path_before == url_path_after:
+        return
+    moved = Page.objects.filter(url_path__startswith=url_path_after)
+    for experiment, variant, page in experiments_serving(moved):
+        if variant is None:
+            experiment.pause_because(
+                _("The control page “%(title)s” moved to a new URL on %(when)s.")
+                % {"title": page.title, "when": _now()}
+            )
+
+
+def connect_signals():
+    uid = "wagtail_experiments.page_guard"
+    # Page subclasses send these with their own class as sender: listen to all senders.
+    pre_delete.connect(pause_experiments_of_deleted_page, dispatch_uid=f"{uid}.delete")
+    page_unpublished.connect(pause_experiments_of_unpublished_control, dispatch_uid=f"{uid}.unpub")
+    post_page_move.connect(pause_experiments_of_moved_controls, dispatch_uid=f"{uid}.move")
+
+
+def warn_before_delete(request, page):
+    """``before_delete_page`` hook: the confirmation names the experiments whose control or
+    variant pages would go (the page's descendants are deleted with it)."""
+    if request.method == "GET":
+        _warn(request, page, controls_only=False)
+
+
+def warn_before_move(request, page, destination):
+    """``before_move_page`` hook: the confirmation names the experiments whose control
+    pages would get a new URL."""
+    if request.method == "GET":
+        _warn(request, page, controls_only=True)
+
+
+def warn_on_unpublish(request, page):
+    """``before_unpublish_page`` hook. Wagtail runs it only once the editor confirmed, so
+    the message comes with the result; the page editor's notice said it before."""
+    _warn(request, page, controls_only=True)
+
+
+def _warn(request, page, controls_only):
+    uses = experiments_serving(Page.objects.descendant_of(page, inclusive=True))
+    names = sorted({
+        experiment.name for experiment, variant, _page in uses
+        if variant is None or not controls_only
+    })
+    if names:
+        messages.warning(
+            request,
+            ngettext(
+                "Part of the experiment %(names)s: deleting, unpublishing or moving its "
+                "pages pauses it, and visitors see the control page until it is fixed.",
+                "Part of the experiments %(names)s: deleting, unpublishing or moving their "
+                "pages pauses them, and visitors see the control pages until they are fixed.",
+                len(names),
+            )
+            % {"names": ", ".join(f"“{name}”" for name in names)},
+        )
