@@ -1,11 +1,16 @@
 """The admin dashboard's panel of running experiments."""
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.components import Component
 
 from .compat import get_permission_policy
 from .models import Experiment
 from .results import experiment_results
+
+RECENTLY_FINISHED_DAYS = 30
 
 
 class RunningExperimentsPanel(Component):
@@ -28,7 +33,12 @@ class RunningExperimentsPanel(Component):
                          "verdict": results["verdict"]})
         paused = Experiment.objects.filter(
             status=Experiment.Status.PAUSED).exclude(pause_reason="")
-        return {"rows": rows, "paused": paused, "title": _("Running experiments")}
+        finished = Experiment.objects.filter(
+            status=Experiment.Status.COMPLETED,
+            completed_at__gte=timezone.now() - timedelta(days=RECENTLY_FINISHED_DAYS),
+        ).select_related("winner").order_by("-completed_at")
+        return {"rows": rows, "paused": paused, "finished": finished,
+                "title": _("Running experiments")}
 
 
 def add_running_experiments_panel(request, panels):

@@ -124,10 +124,15 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         variant.update({k: v for k, v in figures.items() if k not in variant})
 
     planning = _planning(experiment, ordered, variants, rollups, alpha)
+    outcome = _outcome(experiment)
+    if outcome is not None or experiment.status == experiment.Status.PAUSED:
+        planning["days_remaining"] = None  # no traffic is coming
     return {
         "experiment": experiment.slug,
         "name": experiment.name,
         "status": experiment.status,
+        "pause_reason": experiment.pause_reason or None,
+        "outcome": outcome,
         "goal": goal,
         "method": experiment.method,
         "alpha": alpha,
@@ -144,6 +149,25 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
         "funnel": _funnel(experiment, ordered, goal, since, until),
     }
+
+
+def _outcome(experiment):
+    """How a finished experiment ended (None while it is not finished): what visitors get
+    now matters more to a reader than which variant the numbers lean to."""
+    if experiment.status not in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED):
+        return None
+    return {
+        "completed_at": _iso(experiment.completed_at),
+        "winner": experiment.winner.key if experiment.winner_id else None,
+        "promotion_mode": experiment.promotion_mode or None,
+        "promoted_at": _iso(experiment.promoted_at),
+        "winner_served": bool(experiment.serve_winner),
+        "summary": str(experiment.outcome_summary()),
+    }
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None
 
 
 def _daily(variants, goal, rollups):

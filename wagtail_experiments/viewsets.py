@@ -23,9 +23,14 @@ from .views.results import ExperimentResultsView
 
 
 def leader_summary(experiment):
-    """"b (significant)", "b (leading)" or "—" for the listing and dashboard."""
+    """"b (significant)", "b (leading)" or "—" for the listing and dashboard; a finished
+    experiment's chosen winner rather than what the numbers lean to."""
     if experiment.status == Experiment.Status.DRAFT:
         return "—"
+    if experiment.status in (Experiment.Status.COMPLETED, Experiment.Status.ARCHIVED):
+        if experiment.winner_id is None:
+            return _("no winner chosen")
+        return _("%(key)s (chosen winner)") % {"key": experiment.winner.key}
     verdict = experiment_results(experiment)["verdict"]
     if verdict["winner"]:
         return _("%(key)s (significant)") % {"key": verdict["winner"]}
@@ -69,7 +74,7 @@ class ExperimentIndexView(LifecycleButtonsMixin, generic.IndexView):
         return (
             super()
             .get_base_queryset()
-            .select_related("control_page")
+            .select_related("control_page", "winner")
             .annotate(visitor_count=Subquery(exposures))
         )
 

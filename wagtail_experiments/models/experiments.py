@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel, get_all_child_relations
@@ -183,6 +185,12 @@ class Experiment(ClusterableModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    promotion_mode = models.CharField(
+        _("how the winner was promoted"), max_length=16, blank=True, editable=False,
+        choices=[("serve", _("served at the control URL")),
+                 ("publish", _("published onto the control page"))],
+    )
+    promoted_at = models.DateTimeField(_("promoted at"), null=True, blank=True, editable=False)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
     pause_reason = models.CharField(
@@ -534,6 +542,8 @@ class Experiment(ClusterableModel):
             self.serve_winner = False
         else:
             raise ValidationError(_("Unknown way to promote the winner: %(mode)s") % {"mode": mode})
+        self.promotion_mode = mode
+        self.promoted_at = timezone.now()
         self.save()
         self.log("wagtail_experiments.promote", user, mode=mode, winner=self.winner.key)
 
@@ -601,10 +611,26 @@ class Experiment(ClusterableModel):
 
     @admin.display(description=_("Status"), ordering="status")
     def status_summary(self):
-        """The status, and why when a page change paused it."""
+        """The status, and what matters about it: why a page change paused it, or how a
+        finished experiment ended."""
         if self.pause_reason:
             return f"{self.get_status_display()}: {self.pause_reason}"
+        if self.status == self.Status.COMPLETED:
+            return f"{self.get_status_display()}: {self.outcome_summary()}"
         return self.get_status_display()
+
+    def outcome_summary(self):
+        """How a completed experiment ended, in a sentence."""
+        if self.winner is None:
+            return _("no winner")
+        summary = _("winner %(key)s") % {"key": self.winner.key}
+        if self.promotion_mode == "serve" and self.serve_winner:
+            summary = _("%(summary)s, served to every visitor since %(date)s") % {
+                "summary": summary, "date": date_format(localtime(self.promoted_at))}
+        elif self.promotion_mode == "publish":
+            summary = _("%(summary)s, published onto the control page on %(date)s") % {
+                "summary": summary, "date": date_format(localtime(self.promoted_at))}
+        return summary
 
     @admin.display(description=_("Visitors"), ordering="visitor_count")
     def visitors(self):
