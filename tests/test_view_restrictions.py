@@ -1,6 +1,8 @@
 """Wagtail's view restrictions of both the control and the variant page guard the
 bucketed response, exactly as if the page were requested at its own URL."""
 
+from urllib.parse import urlsplit
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -108,3 +110,73 @@ def test_restriction_on_an_ancestor_of_the_variant_applies(demo):
     response = client.get("/landing/")
     assert served_heading(response) is None
     assert "authenticate_with_password" in response.content.decode()
+
+
+# Headless: the assignment API and API v2 find -------------------------------------------
+
+API = "/_experiments/api"
+
+
+def assignment(client, visitor_id=None):
+    query = "path=/landing/" + (f"&visitor_id={visitor_id}" if visitor_id else "")
+    response = client.get(f"{API}/assignment?{query}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_the_assignment_api_reveals_and_counts_nothing_past_a_restriction(demo, which):
+    client = visitor_of_b(demo)
+    page = restricted_page(demo, which)
+    restriction = PageViewRestriction.objects.create(
+        page=page, restriction_type=PageViewRestriction.PASSWORD, password="open sesame"
+    )
+    body = assignment(client)
+    assert (body["experiment"], body["variant"]) == (None, None)
+    assert body["page"]["id"] == demo.control_page_id
+    # A server naming the visitor has no session that passed the password either.
+    named = assignment(Client(HTTP_USER_AGENT=BROWSER_UA), visitor_in(demo, "b"))
+    assert (named["experiment"], named["page"]["id"]) == (None, demo.control_page_id)
+    assert not Exposure.objects.exists()
+
+    # Past the password, in this browser session: bucketed and counted as usual.
+    client.post(
+        f"/_util/authenticate_with_password/{restriction.pk}/{page.pk}/",
+        {"password": "open sesame", "return_url": "/landing/"},
+    )
+    body = assignment(client)
+    assert (body["experiment"], body["variant"]) == ("landing-hero", "b")
+    assert Exposure.objects.get().variant.key == "b"
+
+
+def test_the_assignment_api_follows_group_restrictions(demo, django_user_model):
+    client = visitor_of_b(demo)
+    group = Group.objects.create(name="Members")
+    restriction = PageViewRestriction.objects.create(
+        page=restricted_page(demo, "variant"), restriction_type=PageViewRestriction.GROUPS
+    )
+    restriction.groups.add(group)
+    member = django_user_model.objects.create_user("member", password="x")
+    client.force_login(member)
+    assert assignment(client)["variant"] is None
+    member.groups.add(group)
+    # Logged-in site members who are not editors are visitors like any other.
+    assert assignment(client)["variant"] == "b"
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_v2_find_does_not_serve_or_count_past_a_restriction(demo, which):
+    client = visitor_of_b(demo)
+    PageViewRestriction.objects.create(
+        page=restricted_page(demo, which), restriction_type=PageViewRestriction.PASSWORD,
+        password="open sesame",
+    )
+    response = client.get("/api/v2/pages/find/?html_path=/landing/")
+    if which == "control":
+        assert response.status_code == 404  # Wagtail's API lists no private page
+    else:
+        assert response.status_code == 302
+        location = urlsplit(response["Location"]).path
+        assert location == f"/api/v2/pages/{demo.control_page_id}/"
+        assert "X-Experiment-Variant" not in response
+    assert not Exposure.objects.exists()
