@@ -111,6 +111,15 @@ def test_a_scheduled_experiment_losing_a_page_is_paused_not_started(demo):
     assert refreshed(demo).status == "paused"
 
 
+def test_completing_a_paused_experiment_shows_its_outcome_not_the_pause(demo, admin_client):
+    demo.variants.get(key="c").page.delete()
+    paused = refreshed(demo)
+    paused.complete(winner=paused.variants.get(key="b"))
+    experiment = refreshed(demo)
+    assert experiment.pause_reason == ""
+    assert experiment.status_summary() == "Completed: winner b"
+
+
 def test_finished_experiments_are_left_alone(demo):
     demo.complete()
     demo.variants.get(key="c").page.delete()

@@ -506,6 +506,7 @@ class Experiment(ClusterableModel):
         self.status = self.Status.COMPLETED
         self.winner = winner
         self.completed_at = timezone.now()
+        self.pause_reason = ""  # the final state says what visitors get now
         self.save()
         self.log("wagtail_experiments.complete", user,
                  winner=winner.key if winner is not None else None)
@@ -613,7 +614,7 @@ class Experiment(ClusterableModel):
     def status_summary(self):
         """The status, and what matters about it: why a page change paused it, or how a
         finished experiment ended."""
-        if self.pause_reason:
+        if self.pause_reason and self.status == self.Status.PAUSED:
             return f"{self.get_status_display()}: {self.pause_reason}"
         if self.status == self.Status.COMPLETED:
             return f"{self.get_status_display()}: {self.outcome_summary()}"
