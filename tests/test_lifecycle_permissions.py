@@ -158,3 +158,40 @@ def test_the_model_method_names_every_page(draft, django_user_model):
     with pytest.raises(ValidationError) as error:
         draft.check_user_may_serve(user)
     assert len(error.value.messages) == 2
+
+
+def test_changing_the_pages_of_a_running_experiment_needs_publish_permission(
+    draft, django_user_model
+):
+    """The edit form is another way to put content at the control URL."""
+    from .test_admin_experiments import experiment_form
+
+    draft.start()
+    home = draft.control_page.get_parent()
+    other = home.add_child(instance=LandingPage(title="Other", slug="other"))
+    other.save_revision().publish()
+    control, variant_b = draft.ordered_variants()
+
+    def edit(client, page):
+        data = experiment_form(draft.control_page, [
+            ("control", draft.control_page, 50, True), ("b", page, 50, False)
+        ], name="Offer test", slug="offer-test")
+        data.update({
+            "variants-INITIAL_FORMS": "2", "variants-0-id": str(control.pk),
+            "variants-1-id": str(variant_b.pk), "variants-0-payload": "{}",
+            "variants-1-payload": "{}",
+        })
+        return client.post(f"{ADMIN}edit/{draft.pk}/", data)
+
+    _, manager = user_with(django_user_model, "manager", experiments=True)
+    response = edit(manager, other)
+    assert response.status_code == 200
+    assert "You need permission to publish" in response.content.decode()
+    assert draft.variants.get(key="b").page_id == variant_b.page_id
+
+    root = Page.objects.get(depth=1)
+    _, owner = user_with(django_user_model, "owner", experiments=True, publish_on=[root])
+    assert edit(owner, other).status_code == 302
+    assert draft.variants.get(key="b").page_id == other.pk
+    # Without a page change, "change experiment" alone may still edit (e.g. the hypothesis).
+    assert edit(manager, other).status_code == 302

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from wagtail.models import Page
 
 APP = "wagtail_experiments"
 BEFORE = [(APP, "0002_headless_targeting_flags")]
@@ -27,10 +28,17 @@ def test_0003_records_winners_served_before_it_as_promoted_in_serve_mode():
                                     serve_winner=True, completed_at=completed)
         plain = old.objects.create(name="Plain", slug="plain", status="completed",
                                    completed_at=completed)
+        page = Page.objects.filter(depth=2).first() or Page.objects.first()
+        running = old.objects.create(name="Pages", slug="pages", status="running",
+                                     control_page_id=page.pk)
+        draft = old.objects.create(name="Draft", slug="draft", control_page_id=page.pk)
         new = migrate(AFTER).get_model(APP, "Experiment")
         served, plain = new.objects.get(pk=served.pk), new.objects.get(pk=plain.pk)
         assert (served.promotion_mode, served.promoted_at) == ("serve", completed)
         assert (plain.promotion_mode, plain.promoted_at) == ("", None)
         assert served.pause_reason == ""
+        assert new.objects.get(pk=running.pk).serves_pages
+        assert not new.objects.get(pk=draft.pk).serves_pages
+        assert not plain.serves_pages
     finally:
         migrate(latest)

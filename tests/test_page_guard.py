@@ -82,11 +82,53 @@ def test_deleting_a_parent_of_a_variant_page_pauses(demo):
     assert experiment.status == "paused" and "Variant “b”" in experiment.pause_reason
 
 
-def test_unpublishing_the_control_page_pauses(demo):
-    demo.control_page.specific.unpublish()
+@pytest.mark.parametrize("key", ["control", "b"])
+def test_unpublishing_a_page_of_the_experiment_pauses(
+    demo, key, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.variants.get(key=key).page.specific.unpublish()
     experiment = refreshed(demo)
     assert experiment.status == "paused"
     assert "was unpublished on" in experiment.pause_reason
+    role = "The control page" if key == "control" else "Variant “b”'s page"
+    assert experiment.pause_reason.startswith(role)
+
+
+def test_a_deleted_page_gives_one_reason_and_one_history_entry(
+    demo, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.variants.get(key="c").page.delete()
+    experiment = refreshed(demo)
+    assert "unpublished" not in experiment.pause_reason
+    assert ModelLogEntry.objects.filter(action="wagtail_experiments.pause").count() == 1
+
+
+def test_a_new_slug_of_the_control_pauses_but_not_of_the_site_root(
+    demo, django_capture_on_commit_callbacks
+):
+    site_root = demo.control_page.get_parent().specific
+    with django_capture_on_commit_callbacks(execute=True):
+        site_root.slug = "new-home-slug"
+        site_root.save_revision().publish()
+    assert refreshed(demo).status == "running"  # the site's URLs did not change
+    control = demo.control_page.specific
+    with django_capture_on_commit_callbacks(execute=True):
+        control.slug = "new-landing"
+        control.save_revision().publish()
+    experiment = refreshed(demo)
+    assert experiment.status == "paused" and "moved to a new URL" in experiment.pause_reason
+
+
+def test_deleting_every_page_does_not_turn_it_into_a_feature_flag(demo, admin_client):
+    for variant in demo.variants.all():
+        variant.page.delete()
+    experiment = refreshed(demo)
+    assert experiment.status == "paused" and not experiment.is_code_level
+    html = admin_client.post(f"{ADMIN}resume/{demo.pk}/", follow=True).content.decode()
+    assert "The control page was deleted" in html
+    assert refreshed(demo).status == "paused"
 
 
 def test_moving_the_control_page_to_a_new_url_pauses(demo):

@@ -180,3 +180,29 @@ def test_v2_find_does_not_serve_or_count_past_a_restriction(demo, which):
         assert location == f"/api/v2/pages/{demo.control_page_id}/"
         assert "X-Experiment-Variant" not in response
     assert not Exposure.objects.exists()
+
+
+@pytest.mark.parametrize("which", RESTRICTED_PAGES)
+def test_the_public_config_leaves_out_experiments_of_restricted_pages(demo, which):
+    def slugs():
+        response = Client().get(f"{API}/experiments")
+        return [experiment["slug"] for experiment in response.json()["experiments"]]
+
+    assert "landing-hero" in slugs()
+    PageViewRestriction.objects.create(
+        page=restricted_page(demo, which), restriction_type=PageViewRestriction.LOGIN
+    )
+    assert "landing-hero" not in slugs()
+    assert "home-banner" in slugs()  # code-level: no page to guard
+
+
+def test_a_promoted_winner_is_not_revealed_past_the_control_restriction(demo):
+    demo.complete(winner=demo.variants.get(key="b"))
+    demo.promote_winner("serve")
+    PageViewRestriction.objects.create(
+        page=restricted_page(demo, "control"), restriction_type=PageViewRestriction.PASSWORD,
+        password="open sesame",
+    )
+    body = assignment(Client(HTTP_USER_AGENT=BROWSER_UA))
+    assert (body["experiment"], body["variant"]) == (None, None)
+    assert body["page"]["id"] == demo.control_page_id

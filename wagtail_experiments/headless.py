@@ -63,13 +63,13 @@ def assignment_for_path(request, path, *, visitor, expose=True, page=None):
     page = page or resolve_page(request, parts.path)
     route = _route_at(request, unquote(parts.path), page)
     result = HeadlessAssignment(visitor, page=page, landing_query=QueryDict(parts.query))
-    if route is None or not _may_view(request, route.variants[0]):
+    if route is None or not _may_view(request, route.control_page, route.control_restricted):
         # Past the control page's view restriction only: before that, nobody is bucketed,
         # counted, or told what the variants are.
         return result
     _decide(request, route, result, expose=False)
     served = route.variant_by_key(result.variant) if result.variant is not None else None
-    if served is not None and not _may_view(request, served):
+    if served is not None and not _may_view(request, served.page, served.restricted):
         # The variant page's own restriction, as when served at the control URL: the
         # visitor was not shown it, so nothing is counted and nothing is told.
         return HeadlessAssignment(visitor, page=page, landing_query=result.landing_query)
@@ -116,15 +116,14 @@ def _route_at(request, path, page):
     return route if route.is_live_at(timezone.now()) else None
 
 
-def _may_view(request, routed_variant):
-    """Whether the request passed every view restriction of the variant's page (its own
-    and its ancestors'): a password given in this session, a login, a group. Queries only
-    for restricted pages, which the route table knows."""
-    if not routed_variant.restricted:
+def _may_view(request, page, restricted):
+    """Whether the request passed every view restriction of ``page`` (its own and its
+    ancestors'): a password given in this session, a login, a group. Queries only for
+    restricted pages, which the route table knows."""
+    if not restricted:
         return True
     return all(
-        restriction.accept_request(request)
-        for restriction in routed_variant.page.get_view_restrictions()
+        restriction.accept_request(request) for restriction in page.get_view_restrictions()
     )
 
 

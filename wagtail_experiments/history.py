@@ -37,6 +37,9 @@ class PromotedFormatter(LogFormatter):
 def register_log_actions(actions):
     """``register_log_actions`` hook."""
     actions.register_action("wagtail_experiments.start", _("Start experiment"), _("Started"))
+    actions.register_action(
+        "wagtail_experiments.schedule", _("Schedule experiment"), _("Scheduled to start")
+    )
     actions.register_action("wagtail_experiments.resume", _("Resume experiment"), _("Resumed"))
     actions.register_action("wagtail_experiments.archive", _("Archive experiment"), _("Archived"))
     actions.register_action("wagtail_experiments.pause")(PausedFormatter)

@@ -1,18 +1,20 @@
 """Experiments whose pages change under them stop serving, and say why.
 
-Deleting a control or variant page, or unpublishing or moving a control page (a new URL),
-of a scheduled, running or paused experiment pauses it with the reason, so that no screen
+Deleting or unpublishing a control or variant page, or moving a control page or changing
+its slug (or an ancestor's: a new URL), of a scheduled, running or paused experiment pauses
+it with the reason, so that no screen
 says *Running* for an experiment that serves nothing. Wagtail's confirmation screens warn
 first (the ``warn_*`` hooks, wired in ``wagtail_hooks``).
 """
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models.signals import pre_delete
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from wagtail.models import Page
-from wagtail.signals import page_unpublished, post_page_move
+from wagtail.signals import page_slug_changed, page_unpublished, post_page_move
 
 
 def _serving_statuses():
@@ -26,7 +28,7 @@ def experiments_serving(pages):
     running and paused experiments that serve any of ``pages`` (a Page queryset)."""
     from .models import Experiment, Variant
 
-    page_ids = list(pages.values_list("pk", flat=True))
+    page_ids = pages.values("pk")  # a subquery: a large subtree stays one query
     statuses = _serving_statuses()
     uses = [
         (experiment, None, experiment.control_page)
@@ -43,7 +45,7 @@ def experiments_serving(pages):
 
 
 def _now():
-    return timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    return timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def pause_experiments_of_deleted_page(sender, instance, **kwargs):
@@ -62,22 +64,45 @@ def pause_experiments_of_deleted_page(sender, instance, **kwargs):
         )
 
 
-def pause_experiments_of_unpublished_control(sender, instance, **kwargs):
-    for experiment, variant, page in experiments_serving(Page.objects.filter(pk=instance.pk)):
+def pause_experiments_of_unpublished_page(sender, instance, **kwargs):
+    """Only live pages are served, so an unpublished control or variant page stops the
+    experiment; it says so instead of silently showing everybody the control. Wagtail also
+    unpublishes every page it deletes: decided once the change is committed, so that a
+    deleted page gives its one reason ("deleted") only."""
+    page_id = instance.pk
+    transaction.on_commit(lambda: _pause_if_still_unpublished(page_id))
+
+
+def _pause_if_still_unpublished(page_id):
+    pages = Page.objects.filter(pk=page_id, live=False)
+    for experiment, variant, page in experiments_serving(pages):
         if variant is None:
-            experiment.pause_because(
-                _("The control page “%(title)s” was unpublished on %(when)s.")
-                % {"title": page.title, "when": _now()}
-            )
+            reason = _("The control page “%(title)s” was unpublished on %(when)s.")
+        else:
+            reason = _("Variant “%(key)s”'s page “%(title)s” was unpublished on %(when)s.")
+        experiment.pause_because(
+            reason % {"title": page.title, "key": getattr(variant, "key", ""), "when": _now()}
+        )
 
 
 def pause_experiments_of_moved_controls(sender, instance, url_path_before, url_path_after,
                                         **kwargs):
     """The moved page and the pages beneath it have new URLs: experiments of those URLs
     no longer test what they were started on."""
-    if url_path_before == url_path_after:
+    if url_path_before != url_path_after:
+        _pause_controls_beneath(url_path_after)
+
+
+def pause_experiments_of_renamed_controls(sender, instance, instance_before, **kwargs):
+    """A new slug is a new URL, for the page and every page beneath it; but not a site's
+    root page's: URLs start below it."""
+    if instance_before.url_path == instance.url_path or instance.is_site_root():
         return
-    moved = Page.objects.filter(url_path__startswith=url_path_after)
+    _pause_controls_beneath(instance.url_path)
+
+
+def _pause_controls_beneath(url_path):
+    moved = Page.objects.filter(url_path__startswith=url_path)
     for experiment, variant, page in experiments_serving(moved):
         if variant is None:
             experiment.pause_because(
@@ -90,8 +115,9 @@ def connect_signals():
     uid = "wagtail_experiments.page_guard"
     # Page subclasses send these with their own class as sender: listen to all senders.
     pre_delete.connect(pause_experiments_of_deleted_page, dispatch_uid=f"{uid}.delete")
-    page_unpublished.connect(pause_experiments_of_unpublished_control, dispatch_uid=f"{uid}.unpub")
+    page_unpublished.connect(pause_experiments_of_unpublished_page, dispatch_uid=f"{uid}.unpub")
     post_page_move.connect(pause_experiments_of_moved_controls, dispatch_uid=f"{uid}.move")
+    page_slug_changed.connect(pause_experiments_of_renamed_controls, dispatch_uid=f"{uid}.slug")
 
 
 def warn_before_delete(request, page):
@@ -111,7 +137,7 @@ def warn_before_move(request, page, destination):
 def warn_on_unpublish(request, page):
     """``before_unpublish_page`` hook. Wagtail runs it only once the editor confirmed, so
     the message comes with the result; the page editor's notice said it before."""
-    _warn(request, page, controls_only=True)
+    _warn(request, page, controls_only=False)
 
 
 def _warn(request, page, controls_only):

@@ -38,7 +38,7 @@ class RunningExperimentsPanel(Component):
             completed_at__gte=timezone.now() - timedelta(days=RECENTLY_FINISHED_DAYS),
         ).select_related("winner").order_by("-completed_at")
         return {"rows": rows, "paused": paused, "finished": finished,
-                "title": _("Running experiments")}
+                "finished_days": RECENTLY_FINISHED_DAYS, "title": _("Running experiments")}
 
 
 def add_running_experiments_panel(request, panels):

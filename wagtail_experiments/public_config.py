@@ -16,11 +16,15 @@ from .assignment import normalise_weights
 
 def running_experiments_config(table, moment):
     """``{"experiments": [...]}`` for every route served at ``moment``: running ones, and
-    completed ones whose promoted ``winner`` everybody gets."""
+    completed ones whose promoted ``winner`` everybody gets. Experiments of pages behind a
+    view restriction (password, login, groups) are left out: an edge cannot tell who passed
+    it, and their pages' ids and URLs are not public."""
     sites = {site.site_id: site for site in Site.get_site_root_paths()}
     return {
         "experiments": [
-            _experiment_config(route, sites) for route in table.routes if route.is_live_at(moment)
+            _experiment_config(route, sites)
+            for route in table.routes
+            if route.is_live_at(moment) and not route.restricted
         ]
     }
 

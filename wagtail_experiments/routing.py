@@ -90,6 +90,15 @@ class Route:
     goal_page_id: int | None = None
     primary_goal: str = ""
     targeting: Targeting = field(default_factory=Targeting)
+    # The control page, and whether a view restriction (its own or an ancestor's) guards
+    # it: kept even when only a promoted winner is served at its URL.
+    control_page: object = field(default=None, repr=False, compare=False)
+    control_restricted: bool = False
+
+    @property
+    def restricted(self):
+        """Whether any page this route serves is behind a view restriction."""
+        return self.control_restricted or any(variant.restricted for variant in self.variants)
 
     @property
     def is_code_level(self):
@@ -238,6 +247,8 @@ def _route_for(experiment, pages):
         path=path,
         control_page_id=control.pk,
         control_url=(root_url or "") + path,
+        control_page=control,
+        control_restricted=control.get_view_restrictions().exists(),
         variants=tuple(_routed_variant(variant, pages[variant.page_id]) for variant in variants),
     )
 

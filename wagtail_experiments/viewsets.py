@@ -1,6 +1,7 @@
 """Admin screens: experiments (managed), and what tracking recorded (read-only)."""
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery, Sum
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -87,6 +88,31 @@ class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
     @cached_property
     def header_more_buttons(self):
         return [*super().header_more_buttons, *self.lifecycle_buttons(self.object, Button)]
+
+    def get_object(self, queryset=None):
+        experiment = super().get_object(queryset)
+        self.served_pages_before = experiment.served_pages()
+        return experiment
+
+    def save_instance(self):
+        """Changing the pages of an experiment that serves (or will, or may resume) puts
+        other content at the control URL at once: it needs what starting needs. Wagtail
+        saves inside a transaction, so a refusal leaves nothing changed."""
+        experiment = super().save_instance()
+        serving = (Experiment.Status.SCHEDULED, Experiment.Status.RUNNING,
+                   Experiment.Status.PAUSED)
+        if experiment.status in serving and experiment.served_pages() != self.served_pages_before:
+            experiment.check_user_may_serve(self.request.user)
+        return experiment
+
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except ValidationError as error:
+            form.add_error(None, error)
+            # What Wagtail 8's validation sets before form_invalid (7.4 ignores it).
+            self.produced_error_message = self.get_error_message()
+            return self.form_invalid(form)
 
 
 class ExperimentViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):

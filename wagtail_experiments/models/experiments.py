@@ -191,6 +191,11 @@ class Experiment(ClusterableModel):
                  ("publish", _("published onto the control page"))],
     )
     promoted_at = models.DateTimeField(_("promoted at"), null=True, blank=True, editable=False)
+    serves_pages = models.BooleanField(
+        _("serves pages"), default=False, editable=False,
+        help_text=_("Set for good when the experiment starts with a control page, so that "
+                    "deleting its pages never turns it into a code-level experiment."),
+    )
     started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
     pause_reason = models.CharField(
@@ -266,7 +271,7 @@ class Experiment(ClusterableModel):
     def is_code_level(self):
         """A feature-flag experiment: no pages at all, code asks for the visitor's variant.
         (A page experiment whose control page was deleted is not one: it is not served.)"""
-        return self.control_page_id is None and not any(
+        return not self.serves_pages and self.control_page_id is None and not any(
             variant.page_id for variant in self.variants.all()
         )
 
@@ -370,6 +375,9 @@ class Experiment(ClusterableModel):
         """Raise ``ValidationError`` unless the experiment may start serving now."""
         variants = list(self.variants.all()) if variants is None else variants
         errors = self.variant_errors(variants)
+        if self.serves_pages and self.control_page_id is None:
+            errors.append(_("The control page was deleted: choose the page whose URL is under "
+                            "test (the control page), and a page for each variant."))
         not_live = [v.page.title for v in variants if v.page_id and not v.page.live]
         if not_live:
             errors.append(
@@ -445,13 +453,16 @@ class Experiment(ClusterableModel):
         self._begin_serving(user)
         self.hash_seed = self.hash_seed or self.slug
         self.save()
-        self.log("wagtail_experiments.start", user)
+        scheduled = self.status == self.Status.SCHEDULED
+        self.log("wagtail_experiments.schedule" if scheduled else "wagtail_experiments.start", user)
 
     def _begin_serving(self, user):
         """Running now, or scheduled when ``starts_at`` lies ahead; checks first."""
         self.check_can_run()
         if user is not None:
             self.check_user_may_serve(user)
+        if self.control_page_id:
+            self.serves_pages = True
         now = timezone.now()
         if self.starts_at and self.starts_at > now:
             self.status = self.Status.SCHEDULED
@@ -481,6 +492,11 @@ class Experiment(ClusterableModel):
         self.save()
         self.log("wagtail_experiments.pause", None, reason=reason)
         return True
+
+    def served_pages(self):
+        """The control page and each variant's page, to tell whether an edit changed what
+        visitors are served."""
+        return (self.control_page_id, frozenset(self.variants.values_list("key", "page_id")))
 
     def log(self, action, user=None, **data):
         """Record a lifecycle step in the experiment's history (its admin *History*)."""
@@ -615,10 +631,13 @@ class Experiment(ClusterableModel):
         """The status, and what matters about it: why a page change paused it, or how a
         finished experiment ended."""
         if self.pause_reason and self.status == self.Status.PAUSED:
-            return f"{self.get_status_display()}: {self.pause_reason}"
-        if self.status == self.Status.COMPLETED:
-            return f"{self.get_status_display()}: {self.outcome_summary()}"
-        return self.get_status_display()
+            detail = self.pause_reason
+        elif self.status == self.Status.COMPLETED:
+            detail = self.outcome_summary()
+        else:
+            return self.get_status_display()
+        return _("%(status)s: %(detail)s") % {"status": self.get_status_display(),
+                                               "detail": detail}
 
     def outcome_summary(self):
         """How a completed experiment ended, in a sentence."""
