@@ -2,9 +2,9 @@
 
 Deleting or unpublishing a control or variant page, or moving a control page or changing
 its slug (or an ancestor's: a new URL), of a scheduled, running or paused experiment pauses
-it with the reason, so that no screen
-says *Running* for an experiment that serves nothing. Wagtail's confirmation screens warn
-first (the ``warn_*`` hooks, wired in ``wagtail_hooks``).
+it with the reason, so that no screen says *Running* for an experiment that serves nothing.
+Wagtail's confirmation screens warn first (the ``warn_*`` hooks, wired in
+``wagtail_hooks``).
 """
 
 from django.contrib import messages
