@@ -54,14 +54,11 @@ def pause_experiments_of_deleted_page(sender, instance, **kwargs):
     specific_class = instance.specific_class
     if specific_class is not None and type(instance) is not specific_class:
         return  # the same page's base row: Django reports it too (multi-table inheritance)
-    for experiment, variant, page in experiments_serving(Page.objects.filter(pk=instance.pk)):
-        if variant is None:
-            reason = _("The control page “%(title)s” was deleted on %(when)s.")
-        else:
-            reason = _("Variant “%(key)s”'s page “%(title)s” was deleted on %(when)s.")
-        experiment.pause_because(
-            reason % {"title": page.title, "key": getattr(variant, "key", ""), "when": _now()}
-        )
+    _pause_each(
+        experiments_serving(Page.objects.filter(pk=instance.pk)),
+        control_reason=_("The control page “%(title)s” was deleted on %(when)s."),
+        variant_reason=_("Variant “%(key)s”'s page “%(title)s” was deleted on %(when)s."),
+    )
 
 
 def pause_experiments_of_unpublished_page(sender, instance, **kwargs):
@@ -74,15 +71,11 @@ def pause_experiments_of_unpublished_page(sender, instance, **kwargs):
 
 
 def _pause_if_still_unpublished(page_id):
-    pages = Page.objects.filter(pk=page_id, live=False)
-    for experiment, variant, page in experiments_serving(pages):
-        if variant is None:
-            reason = _("The control page “%(title)s” was unpublished on %(when)s.")
-        else:
-            reason = _("Variant “%(key)s”'s page “%(title)s” was unpublished on %(when)s.")
-        experiment.pause_because(
-            reason % {"title": page.title, "key": getattr(variant, "key", ""), "when": _now()}
-        )
+    _pause_each(
+        experiments_serving(Page.objects.filter(pk=page_id, live=False)),
+        control_reason=_("The control page “%(title)s” was unpublished on %(when)s."),
+        variant_reason=_("Variant “%(key)s”'s page “%(title)s” was unpublished on %(when)s."),
+    )
 
 
 def pause_experiments_of_moved_controls(sender, instance, url_path_before, url_path_after,
@@ -102,13 +95,22 @@ def pause_experiments_of_renamed_controls(sender, instance, instance_before, **k
 
 
 def _pause_controls_beneath(url_path):
-    moved = Page.objects.filter(url_path__startswith=url_path)
-    for experiment, variant, page in experiments_serving(moved):
-        if variant is None:
-            experiment.pause_because(
-                _("The control page “%(title)s” moved to a new URL on %(when)s.")
-                % {"title": page.title, "when": _now()}
-            )
+    _pause_each(
+        experiments_serving(Page.objects.filter(url_path__startswith=url_path)),
+        control_reason=_("The control page “%(title)s” moved to a new URL on %(when)s."),
+        variant_reason=None,  # a variant page's own URL is not under test
+    )
+
+
+def _pause_each(uses, control_reason, variant_reason):
+    """Pause each experiment of ``uses`` (from ``experiments_serving``) with the reason for
+    the page's role in it; a role without a reason leaves the experiment alone."""
+    for experiment, variant, page in uses:
+        reason = control_reason if variant is None else variant_reason
+        if reason is not None:
+            experiment.pause_because(reason % {
+                "title": page.title, "key": getattr(variant, "key", ""), "when": _now()
+            })
 
 
 def connect_signals():
