@@ -88,3 +88,10 @@ def store_api_token(user, value, name="tests"):
 
     Token.objects.create(user=user, key=value)
     return f"Token {value}"
+
+
+def publish_variant_pages(experiment, *keys):
+    """Publish the (draft) pages of variants ``keys``: a variant page may also be live at
+    its own URL. What visitors are served stays the pinned revision."""
+    for key in keys:
+        experiment.variants.get(key=key).page.specific.save_revision().publish()

@@ -1,6 +1,11 @@
-"""Experiments seen from the page editor: the notice, and "Create experiment"."""
+"""Experiments seen from the page editor and explorer: the notice, the explorer's tags,
+and "Create experiment"."""
+
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sandbox_site.home.models import LandingPage
 from wagtail_experiments.models import Experiment
@@ -17,6 +22,64 @@ def test_editing_a_page_under_test_says_so(demo, admin_client):
     assert "variant “b”" in html
     home = demo.control_page.get_parent()
     assert "This page is" not in admin_client.get(f"/admin/pages/{home.pk}/edit/").content.decode()
+    # The link takes the message's own colour (admin.css), not Wagtail's teal on teal.
+    assert 'class="wexp-message-link"' in html
+    assert "wagtail_experiments/admin.css" in html
+
+
+def test_the_explorer_tags_pages_under_test(demo, admin_client):
+    home = demo.control_page.get_parent()
+    html = admin_client.get(f"/admin/pages/{home.pk}/").content.decode()
+    tags = re.findall(r'<a href="([^"]+)" class="w-status[^"]*wexp-page-role"[^>]*>([^<]+)</a>',
+                      html)
+    edit = f"/admin/experiments/edit/{demo.pk}/"
+    assert sorted(tags) == [
+        (edit, "Control of “Landing page hero”"),
+        (edit, "Variant b of “Landing page hero”"),
+        (edit, "Variant c of “Landing page hero”"),
+    ]
+    demo.pause()
+    html = admin_client.get(f"/admin/pages/{home.pk}/").content.decode()
+    assert "Variant b of “Landing page hero” (paused)" in html
+    demo.complete(winner=demo.variants.get(key="b"))
+    demo.promote_winner("serve")
+    html = admin_client.get(f"/admin/pages/{home.pk}/").content.decode()
+    assert html.count("wexp-page-role") == 1
+    assert "Winner of “Landing page hero”, served at its URL" in html
+
+
+def test_the_explorer_tags_cost_one_query_whatever_the_number_of_pages(demo, admin_client):
+    home = demo.control_page.get_parent()
+
+    def role_queries():
+        with CaptureQueriesContext(connection) as queries:
+            admin_client.get(f"/admin/pages/{home.pk}/")
+        return [q for q in queries if "wagtail_experiments_variant" in q["sql"]]
+
+    before = len(role_queries())
+    for index in range(5):
+        home.add_child(instance=LandingPage(title=f"Extra {index}", slug=f"extra-{index}"))
+    assert len(role_queries()) == before
+
+
+def test_the_explorer_tags_link_to_results_for_viewers_only(demo, client, django_user_model):
+    from django.contrib.auth.models import Group, Permission
+    from wagtail.models import GroupPagePermission, Page
+
+    viewer = django_user_model.objects.create_user("viewer", password="x")
+    group = Group.objects.create(name="viewers")
+    group.permissions.add(*Permission.objects.filter(
+        codename__in=["access_admin", "view_experiment"]))
+    GroupPagePermission.objects.create(
+        group=group, page=Page.objects.get(depth=1),
+        permission=Permission.objects.get(codename="change_page"),
+    )
+    viewer.groups.add(group)
+    client.force_login(viewer)
+    home = demo.control_page.get_parent()
+    html = client.get(f"/admin/pages/{home.pk}/").content.decode()
+    assert f'href="/admin/experiments/results/{demo.pk}/" class="w-status' in html
+    assert "/admin/experiments/edit/" not in html
 
 
 def test_create_experiment_from_a_page(demo, admin_client):
@@ -34,7 +97,9 @@ def test_create_experiment_from_a_page(demo, admin_client):
     assert response.headers["Location"] == f"/admin/experiments/edit/{experiment.pk}/"
     control, copy = [variant.page.specific for variant in experiment.ordered_variants()]
     assert control.pk == page.pk and experiment.control_page_id == page.pk
-    assert (copy.slug, copy.title, copy.live) == ("pricing-b", "Pricing (variant B)", False)
+    # A draft with the control's title: the variant's key and label tell it apart.
+    assert (copy.slug, copy.title, copy.live) == ("pricing-b", "Pricing", False)
+    assert experiment.variants.get(key="b").label == "Variant B"
     assert experiment.status == "draft"
     # A second experiment from the same page gets fresh slugs.
     admin_client.post(url)

@@ -32,7 +32,12 @@ def test_demo_experiment_is_running_as_specified(demo):
         ("control", 34), ("b", 33), ("c", 33),
     ]
     assert demo.control_page.url == "/landing/"
-    assert all(v.page.live for v in demo.variants.all())
+    # Variants are drafts with the control's title, served from their pinned revisions.
+    pages = {v.key: v for v in demo.variants.all()}
+    assert pages["control"].page.live and pages["control"].revision is None
+    for key in ("b", "c"):
+        assert not pages[key].page.live and pages[key].is_pinned
+        assert pages[key].page.title == pages["control"].page.title
 
 
 def test_demo_landing_page_carries_the_cta_goal(demo):

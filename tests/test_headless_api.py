@@ -51,8 +51,9 @@ def test_config_publishes_what_edge_workers_need(demo):
         "path": "/landing/",
         "url": "http://localhost/landing/",
         "variants": [
+            # A draft variant page has no URL of its own to publish.
             {"key": key, "weight": weight, "page_id": pages[key].pk,
-             "url": f"http://localhost{pages[key].url}", "payload": {}}
+             "url": "http://localhost/landing/" if key == "control" else None, "payload": {}}
             for key, weight in (("control", 0.34), ("b", 0.33), ("c", 0.33))
         ],
         "targeting": {"utm_source": [], "utm_medium": [], "utm_campaign": [], "device": [],
@@ -113,11 +114,14 @@ def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(
     page = demo.variants.get(key=key).page
     assert body["experiment"] == "landing-hero" and body["variant"] == key
     assert body["payload"] == {}
-    assert body["page"] == {
-        "id": page.pk,
-        "url": f"http://localhost{page.url}",
-        "api_url": f"http://testserver/api/v2/pages/{page.pk}/",
-    }
+    # A draft variant's content is seen at the control URL, and fetched through find.
+    find = "http://testserver/api/v2/pages/find/?html_path=%2Flanding%2F&expose=false"
+    assert body["page"] == (
+        {"id": page.pk, "url": "http://localhost/landing/", "api_url": find}
+        if key != "control" else
+        {"id": page.pk, "url": "http://localhost/landing/",
+         "api_url": f"http://testserver/api/v2/pages/{page.pk}/"}
+    )
     assert "private" in response["Cache-Control"]
     _, body_again = get_json(client, f"{API}/assignment?path=/landing/")
     assert (body_again["visitor_id"], body_again["variant"]) == (visitor_id, key)
@@ -242,21 +246,40 @@ def test_events_and_leads_accept_a_named_visitor(demo):
 
 
 def test_api_v2_find_returns_the_visitors_variant(demo):
+    """The variant page is a draft: find answers with its pinned content itself, in the
+    detail format, while its id stays unknown to the rest of the API."""
     visitor_id = visitor_in(demo, "b")
     variant_page = demo.variants.get(key="b").page
     client = Client(HTTP_USER_AGENT=BROWSER_UA)
     response = client.get(f"/api/v2/pages/find/?html_path=/landing/&visitor_id={visitor_id}")
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"http://localhost/api/v2/pages/{variant_page.pk}/")
-    assert "visitor_id" not in response["Location"]
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["id"] == variant_page.pk and body["title"] == "Landing"
+    assert body["meta"]["type"] == "home.LandingPage"
     assert response["X-Experiment-Variant"] == "landing-hero=b"
     assert "private" in response["Cache-Control"]
-    detail = client.get(response["Location"].removeprefix("http://localhost"))
-    assert json.loads(detail.content)["title"] == variant_page.title
     assert Exposure.objects.get(visitor_id=visitor_id).variant.key == "b"
     # The cookie now names the visitor: the next find needs no parameter.
-    again = client.get("/api/v2/pages/find/?html_path=/landing/")
-    assert again["Location"].startswith(f"http://localhost/api/v2/pages/{variant_page.pk}/")
+    again = json.loads(client.get("/api/v2/pages/find/?html_path=/landing/").content)
+    assert again["id"] == variant_page.pk
+    # Outside its experiment the draft is not in the API: no detail, no listing entry.
+    assert client.get(f"/api/v2/pages/{variant_page.pk}/").status_code == 404
+    listed = json.loads(client.get("/api/v2/pages/?limit=20").content)["items"]
+    assert [item["id"] for item in listed if item["title"] == "Landing"] == [
+        demo.control_page_id
+    ]
+
+
+def test_api_v2_find_serves_the_pinned_revision_not_later_edits(demo):
+    visitor_id = visitor_in(demo, "b")
+    page = demo.variants.get(key="b").page.specific
+    page.body[0].value["heading"] = "Edited after the start"
+    page.save_revision()
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(
+        f"/api/v2/pages/find/?html_path=/landing/&visitor_id={visitor_id}&fields=body"
+    )
+    body = json.loads(response.content)
+    assert body["body"][0]["value"]["heading"] == "Know what converts in a week"
 
 
 def test_api_v2_find_without_a_visitor_is_plain_wagtail(demo):
@@ -435,7 +458,7 @@ def test_api_v2_find_serves_a_promoted_winner_without_a_visitor(demo):
     demo.complete(winner=winner)
     demo.promote_winner("serve")
     response = Client().get("/api/v2/pages/find/?html_path=/landing/")
-    assert response["Location"].startswith(f"http://localhost/api/v2/pages/{winner.page_id}/")
+    assert json.loads(response.content)["id"] == winner.page_id
     assert response["X-Experiment-Variant"] == "landing-hero=c"
     assert get_json(Client(), f"{API}/assignment?path=/landing/")[1]["variant"] == "c"
     landing = config_of("landing-hero")

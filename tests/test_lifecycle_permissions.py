@@ -1,6 +1,8 @@
 """Starting, resuming and promoting put other content at a page's URL: they need what
 publishing the pages needs, besides "change experiment", and respect locks and workflows."""
 
+from html import unescape
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
@@ -69,9 +71,9 @@ def status_of(experiment):
 
 def test_change_experiment_alone_cannot_start(draft, django_user_model):
     _, client = user_with(django_user_model, "manager", experiments=True)
-    html = act(client, "start", draft).content.decode()
-    assert "You need permission to publish “Offer”" in html
-    assert "You need permission to publish “Offer-B”" in html
+    html = unescape(act(client, "start", draft).content.decode())
+    assert "You need permission to publish the control page “Offer”" in html
+    assert "You need permission to publish variant “b”'s page “Offer-B”" in html
     assert status_of(draft) == "draft"
 
 
@@ -86,9 +88,9 @@ def test_publish_permission_alone_cannot_start(draft, django_user_model):
 def test_publish_on_the_control_alone_is_not_enough(draft, django_user_model):
     control = draft.control_page
     _, client = user_with(django_user_model, "half", experiments=True, publish_on=[control])
-    html = act(client, "start", draft).content.decode()
-    assert "permission to publish “Offer-B”" in html
-    assert "permission to publish “Offer”" not in html
+    html = unescape(act(client, "start", draft).content.decode())
+    assert "permission to publish variant “b”'s page “Offer-B”" in html
+    assert "permission to publish the control page" not in html
     assert status_of(draft) == "draft"
 
 
@@ -128,7 +130,7 @@ def test_a_lock_by_someone_else_blocks_but_not_the_locker(draft, django_user_mod
     control = draft.control_page
     control.locked, control.locked_by = True, other
     control.save()
-    html = act(client, "start", draft).content.decode()
+    html = unescape(act(client, "start", draft).content.decode())
     assert "The control page “Offer” is locked" in html
     assert status_of(draft) == "draft"
     draft.refresh_from_db()
@@ -143,7 +145,7 @@ def test_a_workflow_in_progress_blocks(draft, django_user_model):
     control = draft.control_page.specific
     control.save_revision(user=owner)
     workflow.start(control, owner)
-    html = act(client, "start", draft).content.decode()
+    html = unescape(act(client, "start", draft).content.decode())
     assert "is in a workflow" in html
     assert status_of(draft) == "draft"
 

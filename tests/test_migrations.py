@@ -44,3 +44,59 @@ def test_0003_records_winners_served_before_it_as_promoted_in_serve_mode():
         assert not plain.serves_pages
     finally:
         migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0004_pins_the_live_content_of_served_variants():
+    from sandbox_site.home.models import LandingPage
+
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
+    before = [(APP, "0003_lifecycle_reasons_and_promotion")]
+    after = [(APP, "0004_pinned_variant_revisions")]
+    try:
+        old = migrate(before)
+        Experiment, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
+        root = _root_page()
+        pages = {}
+        for slug in ("control", "live", "drafted", "bare", "unstarted", "winner"):
+            pages[slug] = root.add_child(instance=LandingPage(title=slug, slug=f"m-{slug}"))
+            if slug != "bare":  # "bare" was made in code: it has no revision at all
+                pages[slug].save_revision().publish()
+        # A draft saved after publishing: visitors were served the live content.
+        pages["drafted"].title = "a later draft"
+        pages["drafted"].save_revision()
+        running = Experiment.objects.create(name="R", slug="r", status="running",
+                                            control_page_id=pages["control"].pk)
+        draft = Experiment.objects.create(name="D", slug="d", control_page_id=pages["control"].pk)
+        done = Experiment.objects.create(name="W", slug="w", status="completed",
+                                         serve_winner=True, control_page_id=pages["control"].pk)
+
+        def variant(experiment, key, page, control=False):
+            return Variant.objects.create(experiment=experiment, key=key, page_id=page.pk,
+                                          weight=50, is_control=control)
+
+        variant(running, "control", pages["control"], control=True)
+        for key in ("live", "drafted", "bare"):
+            variant(running, key, pages[key])
+        variant(draft, "control", pages["control"], control=True)
+        variant(draft, "b", pages["unstarted"])
+        winner = variant(done, "b", pages["winner"])
+        done.winner_id = winner.pk
+        done.save()
+
+        new = migrate(after).get_model(APP, "Variant")
+        pinned = {
+            (v.experiment.slug, v.key): v.revision_id
+            for v in new.objects.select_related("experiment")
+        }
+        live_revision = {slug: LandingPage.objects.get(pk=page.pk).live_revision_id
+                         for slug, page in pages.items()}
+        assert pinned[("r", "control")] is None  # the control is served live by Wagtail
+        assert pinned[("r", "live")] == live_revision["live"]
+        assert pinned[("r", "drafted")] == live_revision["drafted"]  # not the later draft
+        bare = LandingPage.objects.get(pk=pages["bare"].pk)
+        assert pinned[("r", "bare")] == bare.latest_revision_id is not None
+        assert pinned[("d", "b")] is None  # pinned when it starts
+        assert pinned[("w", "b")] == live_revision["winner"]
+    finally:
+        migrate(latest)

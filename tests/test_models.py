@@ -81,7 +81,7 @@ def test_structural_rules_have_clear_messages(pages, variants, message):
     assert message in messages(error)
 
 
-def test_variant_pages_must_be_published(pages):
+def test_variant_pages_may_be_drafts_but_the_control_must_be_live(pages):
     draft = pages["control"].get_parent().add_child(
         instance=LandingPage(title="Unpublished", slug="unpublished", live=False)
     )
@@ -89,13 +89,20 @@ def test_variant_pages_must_be_published(pages):
         Variant(key="control", page=pages["control"], weight=50, is_control=True),
         Variant(key="b", page=draft, weight=50),
     ])
-    experiment.full_clean()  # a draft may be prepared around draft pages
+    experiment.full_clean()
     experiment.save()
-    demo_experiment = Experiment.objects.get(slug="landing-hero")
-    demo_experiment.complete()
+    Experiment.objects.get(slug="landing-hero").complete()
+    pages["control"].specific.unpublish()
+    experiment = Experiment.objects.get(pk=experiment.pk)
     with pytest.raises(ValidationError) as error:
         experiment.start()
-    assert "Publish the variant pages before running: Unpublished." in messages(error)
+    assert "Publish the control page “Landing” before running" in messages(error)
+    pages["control"].specific.save_revision().publish()
+    experiment = Experiment.objects.get(pk=experiment.pk)
+    experiment.start()
+    variant = experiment.variants.get(key="b")
+    # Never saved as a revision (made in code): one is made, and pinned.
+    assert variant.is_pinned and variant.revision.object_id == str(draft.pk)
 
 
 def test_variant_pages_must_share_a_site(pages):

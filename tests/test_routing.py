@@ -8,10 +8,10 @@ from wagtail.models import Page, Site
 
 from sandbox_site.home.models import LandingPage
 from wagtail_experiments import routing
-from wagtail_experiments.models import Experiment
+from wagtail_experiments.models import Experiment, Variant
 
 from .conftest import BROWSER_UA
-from .helpers import served_heading, served_key, visitor_in
+from .helpers import publish_variant_pages, served_heading, served_key, visitor_in
 
 pytestmark = pytest.mark.django_db
 
@@ -72,9 +72,19 @@ def test_invalidation_is_published_again_after_commit(demo, django_capture_on_co
     assert cache.get(routing.VERSION_CACHE_KEY) != before
 
 
-def test_unpublished_variant_page_stops_the_experiment_being_served(demo, caplog):
+def test_a_variant_page_need_not_be_live_its_pinned_revision_is_served(demo):
     client = visitor_client(visitor_in(demo, "c"))
+    publish_variant_pages(demo, "c")
     demo.variants.get(key="c").page.unpublish()
+    response = client.get("/landing/")
+    assert served_heading(response) == "c"
+    assert response.headers["X-Experiment-Variant"] == "landing-hero=c"
+
+
+def test_a_lost_pinned_revision_stops_the_experiment_being_served(demo, caplog):
+    client = visitor_client(visitor_in(demo, "c"))
+    Variant.objects.filter(experiment=demo, key="c").update(revision=None)
+    routing.invalidate_route_table()
     response = client.get("/landing/")
     assert served_heading(response) == "control"
     assert "X-Experiment-Variant" not in response.headers
@@ -125,5 +135,6 @@ def test_variant_pages_of_a_scheduled_experiment_stay_indexable_until_it_starts(
     )
     demo.refresh_from_db()
     demo.save()  # publishes a new route table version
+    publish_variant_pages(demo, "b")
     response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing-b/")
     assert "X-Robots-Tag" not in response.headers

@@ -11,6 +11,7 @@ from wagtail_experiments.models import Experiment, Exposure
 from .conftest import BROWSER_UA
 from .helpers import (
     expected_key,
+    publish_variant_pages,
     served_heading,
     served_key,
     signed_assignment_cookie,
@@ -383,6 +384,7 @@ def test_admin_and_other_urls_get_no_cookies(demo, browser):
 
 
 def test_variant_page_at_its_own_url_points_search_engines_to_the_control(demo, browser):
+    publish_variant_pages(demo, "b")  # a live variant page, rather than a draft
     response = browser.get("/landing-b/")
     assert response.status_code == 200
     assert response.headers["X-Robots-Tag"] == "noindex"
@@ -394,8 +396,15 @@ def test_variant_page_at_its_own_url_points_search_engines_to_the_control(demo, 
 
 
 def test_variant_page_is_indexable_again_once_the_experiment_ends(demo, browser):
+    publish_variant_pages(demo, "b")
     demo.complete()
-    assert "X-Robots-Tag" not in browser.get("/landing-b/").headers
+    response = browser.get("/landing-b/")
+    assert response.status_code == 200 and "X-Robots-Tag" not in response.headers
+
+
+def test_draft_variant_pages_are_not_found_at_their_own_url(demo, browser):
+    for path in ("/landing-b/", "/landing-c/"):
+        assert browser.get(path).status_code == 404
 
 
 # Failures ------------------------------------------------------------------------------
@@ -433,7 +442,7 @@ def test_broken_route_table_serves_the_page_unchanged(demo, monkeypatch, browser
     assert response.status_code == 200
     assert served_heading(response) == "control"
     assert "Could not load experiment routes" in caplog.text
-    assert served_heading(browser.get("/landing-b/")) == "b"
+    assert browser.get("/landing-b/").status_code == 404  # a draft, as ever
 
 
 # Lifecycle and schedule ----------------------------------------------------------------
@@ -522,6 +531,7 @@ def test_visiting_the_goal_page_converts_exposed_visitors_once(demo):
 
 
 def test_pages_naming_the_visitors_experiments_are_private(demo):
+    publish_variant_pages(demo, "c")
     client = client_for(visitor_in(demo, "b"))
     client.get("/landing/")
     other = client.get("/landing-c/")  # not an experiment URL, but the tracker names it

@@ -421,17 +421,16 @@ def get_assignment(
             )
     except headless.NotFound as error:
         raise ApiError(404, str(error)) from error
-    page = result.page
+    page = None
+    if result.page is not None:
+        url, api_url = headless.page_urls(request, result, path, named_visitor_id(request))
+        page = {"id": result.page.pk, "url": url, "api_url": api_url}
     return {
         "visitor_id": visitor.id if visitor else None,
         "experiment": result.experiment,
         "variant": result.variant,
         "payload": result.payload,
-        "page": None if page is None else {
-            "id": page.pk,
-            "url": page.get_full_url(request),
-            "api_url": headless.page_api_url(request, page),
-        },
+        "page": page,
     }
 
 

@@ -6,13 +6,17 @@ Register it in the site's API router instead of Wagtail's ``PagesAPIViewSet``::
     api_router = WagtailAPIRouter("wagtailapi")
     api_router.register_endpoint("pages", ExperimentPagesAPIViewSet)
 
-or mix ``ExperimentFindMixin`` into the site's own subclass. ``find`` redirects to the
-served page's detail URL; the visitor comes from the ``wexp_vid`` cookie or a
-``visitor_id`` parameter (server-to-server), and without either the page stays as it is.
+or mix ``ExperimentFindMixin`` into the site's own subclass. When the visitor is served the
+control page, ``find`` redirects to its detail URL as Wagtail's does; when they are served a
+variant, it answers with the variant's pinned content itself, in the detail format (a
+variant page is usually a draft, which the API does not list or serve by its id). The
+visitor comes from the ``wexp_vid`` cookie or a ``visitor_id`` parameter (server-to-server),
+and without either the page stays as it is.
 """
 
 from __future__ import annotations
 
+from rest_framework.response import Response
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
 
@@ -54,22 +58,30 @@ class ExperimentFindMixin:
             page=page,
         )
         served = result.page
-        if served.pk != page.pk and not queryset.filter(pk=served.pk).exists():
-            # Not public in this API (e.g. a private variant page): the page as it is, and
-            # nothing counted for a variant nobody was shown.
+        if result.variant_served is not None and result.variant_served.restricted:
+            # This API serves no private page, even to a browser that passed its
+            # restriction: the page as it is, and nothing counted for an unseen variant.
             return page
         if expose == "true":
             headless.count_pending(request, result)
         self.experiment_assignment = result
-        return served
+        if result.variant_served is not None:
+            self.served_variant = served
+        return page
 
     def find_view(self, request):
+        self.served_variant = None
         response = super().find_view(request)
+        if self.served_variant is not None:
+            # The variant's pinned content, in the detail format, instead of a redirect:
+            # a variant page (usually a draft) has no public detail URL of its own.
+            self._cached_object = self.served_variant
+            response = Response(self.get_serializer(self.served_variant).data)
         result = getattr(self, "experiment_assignment", None)
         if result is not None and result.experiment is not None:
             response[VARIANT_HEADER] = f"{result.experiment}={result.variant}"
         if result is not None and result.visitor is not None:
-            # The redirect depends on the visitor: no shared cache may keep it.
+            # The answer depends on the visitor: no shared cache may keep it.
             mark_per_visitor(response)
         return response
 

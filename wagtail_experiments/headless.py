@@ -8,7 +8,7 @@ front-end server names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from django.http import Http404, QueryDict
 from django.urls import NoReverseMatch, reverse
@@ -38,6 +38,10 @@ class HeadlessAssignment:
     variant: str | None = None
     payload: dict = field(default_factory=dict)
     page: object = None
+    # Set when ``page`` is a variant's pinned content rather than the page at the path,
+    # which is then served at ``control_url``.
+    variant_served: object = field(default=None, repr=False)
+    control_url: str = ""
     # The decision, and the landing URL's query, while its exposure waits to be counted.
     pending: object = field(default=None, repr=False)
     landing_query: object = field(default=None, repr=False)
@@ -73,8 +77,10 @@ def assignment_for_path(request, path, *, visitor, expose=True, page=None):
         # The variant page's own restriction, as when served at the control URL: the
         # visitor was not shown it, so nothing is counted and nothing is told.
         return HeadlessAssignment(visitor, page=page, landing_query=result.landing_query)
-    if served is not None and served.page_id:
+    if served is not None and served.page_id and served.page_id != page.pk:
         result.page = served.fresh_page()
+        result.variant_served = served
+        result.control_url = route.control_url
     if expose:
         # No browser will carry a sticky cookie back for a confirmation (client exposure
         # mode): an assignment made for a front end is counted now.
@@ -157,10 +163,26 @@ def resolve_page(request, path):
         raise NotFound(f"No page at {path!r}.") from error
 
 
-def page_api_url(request, page):
-    """The page's URL in Wagtail's API v2 (``PAGES_API_NAMESPACE``), if it is mounted."""
+def page_urls(request, result, path, visitor_id=None):
+    """(url, api_url) of the page an assignment serves. A variant's content is served at
+    the control URL: its own page is usually a draft, with no public URL or API detail, so
+    ``api_url`` is then the variant-aware API v2 ``find`` for ``path`` (its pinned content,
+    for this visitor, without counting again)."""
+    variant = result.variant_served
+    if variant is None:
+        return result.page.get_full_url(request), _api_url(request, "detail", args=[result.page.pk])
+    query = {"html_path": path, "expose": "false"}
+    if visitor_id:
+        query["visitor_id"] = visitor_id
+    find = _api_url(request, "find")
+    return variant.url or result.control_url, None if find is None else f"{find}?{urlencode(query)}"
+
+
+def _api_url(request, name, args=()):
+    """An absolute URL of Wagtail's API v2 pages endpoint (``PAGES_API_NAMESPACE``), if
+    it is mounted."""
     try:
-        url = reverse(f"{get_setting('PAGES_API_NAMESPACE')}:pages:detail", args=[page.pk])
+        url = reverse(f"{get_setting('PAGES_API_NAMESPACE')}:pages:{name}", args=args)
     except NoReverseMatch:
         return None
     return request.build_absolute_uri(url)

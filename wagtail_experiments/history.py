@@ -34,6 +34,18 @@ class PromotedFormatter(LogFormatter):
         return _("Winner %(winner)s served to every visitor") % data
 
 
+class ContentUpdatedFormatter(LogFormatter):
+    label = _("Update variant content")
+
+    def format_message(self, log_entry):
+        variants = (log_entry.data or {}).get("variants") or {}
+        if not variants:
+            return _("Variant content checked: unchanged")
+        return _("Variants %(keys)s now served from their latest revisions") % {
+            "keys": ", ".join(sorted(variants))
+        }
+
+
 def register_log_actions(actions):
     """``register_log_actions`` hook."""
     actions.register_action("wagtail_experiments.start", _("Start experiment"), _("Started"))
@@ -45,3 +57,4 @@ def register_log_actions(actions):
     actions.register_action("wagtail_experiments.pause")(PausedFormatter)
     actions.register_action("wagtail_experiments.complete")(CompletedFormatter)
     actions.register_action("wagtail_experiments.promote")(PromotedFormatter)
+    actions.register_action("wagtail_experiments.update_content")(ContentUpdatedFormatter)

@@ -1,9 +1,10 @@
 """Experiments whose pages change under them stop serving, and say why.
 
-Deleting or unpublishing a control or variant page, or moving a control page or changing
+Deleting a control or variant page, or unpublishing or moving a control page or changing
 its slug (or an ancestor's: a new URL), of a scheduled, running or paused experiment pauses
 it with the reason, so that no screen says *Running* for an experiment that serves nothing.
-Wagtail's confirmation screens warn first (the ``warn_*`` hooks, wired in
+(Variants are served from pinned revisions: a variant page need not be live, nor stay
+where it is.) Wagtail's confirmation screens warn first (the ``warn_*`` hooks, wired in
 ``wagtail_hooks``).
 """
 
@@ -62,8 +63,8 @@ def pause_experiments_of_deleted_page(sender, instance, **kwargs):
 
 
 def pause_experiments_of_unpublished_page(sender, instance, **kwargs):
-    """Only live pages are served, so an unpublished control or variant page stops the
-    experiment; it says so instead of silently showing everybody the control. Wagtail also
+    """The control page's URL is the one under test: unpublished, it serves nothing (a
+    variant page may be a draft: its pinned revision is served). Wagtail also
     unpublishes every page it deletes: decided once the change is committed, so that a
     deleted page gives its one reason ("deleted") only."""
     page_id = instance.pk
@@ -74,7 +75,7 @@ def _pause_if_still_unpublished(page_id):
     _pause_each(
         experiments_serving(Page.objects.filter(pk=page_id, live=False)),
         control_reason=_("The control page “%(title)s” was unpublished on %(when)s."),
-        variant_reason=_("Variant “%(key)s”'s page “%(title)s” was unpublished on %(when)s."),
+        variant_reason=None,
     )
 
 
@@ -139,7 +140,7 @@ def warn_before_move(request, page, destination):
 def warn_on_unpublish(request, page):
     """``before_unpublish_page`` hook. Wagtail runs it only once the editor confirmed, so
     the message comes with the result; the page editor's notice said it before."""
-    _warn(request, page, controls_only=False)
+    _warn(request, page, controls_only=True)
 
 
 def _warn(request, page, controls_only):
@@ -152,10 +153,12 @@ def _warn(request, page, controls_only):
         messages.warning(
             request,
             ngettext(
-                "Part of the experiment %(names)s: deleting, unpublishing or moving its "
-                "pages pauses it, and visitors see the control page until it is fixed.",
-                "Part of the experiments %(names)s: deleting, unpublishing or moving their "
-                "pages pauses them, and visitors see the control pages until they are fixed.",
+                "Part of the experiment %(names)s: deleting its pages, or unpublishing or "
+                "moving its control page, pauses it, and visitors see the control page "
+                "until it is fixed.",
+                "Part of the experiments %(names)s: deleting their pages, or unpublishing "
+                "or moving their control pages, pauses them, and visitors see the control "
+                "pages until they are fixed.",
                 len(names),
             )
             % {"names": ", ".join(f"“{name}”" for name in names)},

@@ -23,7 +23,7 @@ from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from wagtail.fields import StreamField
-from wagtail.models import PageViewRestriction, Site
+from wagtail.models import PageViewRestriction, Revision, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
 from .conf import get_setting
@@ -205,15 +205,20 @@ def build_route_table(version):
     page_ids.update(experiment.control_page_id for experiment in experiments)
     page_ids.discard(None)
     pages = {page.pk: page for page in Page.objects.filter(pk__in=page_ids).specific()}
+    revision_ids = {
+        variant.revision_id for experiment in experiments for variant in experiment.variants.all()
+    }
+    revision_ids.discard(None)
+    revisions = {revision.pk: revision for revision in Revision.objects.filter(pk__in=revision_ids)}
     routes = []
     for experiment in experiments:
-        route = _route_for(experiment, pages)
+        route = _route_for(experiment, pages, revisions)
         if route is not None:
             routes.append(route)
     return RouteTable.from_routes(version, routes)
 
 
-def _route_for(experiment, pages):
+def _route_for(experiment, pages, revisions):
     control = pages.get(experiment.control_page_id)
     variants = experiment.ordered_variants()
     winner_key = None
@@ -223,13 +228,14 @@ def _route_for(experiment, pages):
     if experiment.is_code_level:
         return _code_level_route(experiment, variants, winner_key)
     # A page experiment without its control page (deleted) falls through to "not served".
-    missing = [v.key for v in variants if v.page_id not in pages or not pages[v.page_id].live]
+    served_pages = {variant.key: _served_page(variant, pages, revisions) for variant in variants}
+    missing = [key for key, page in served_pages.items() if page is None]
     too_few = len(variants) < (1 if experiment.serve_winner else 2)
     if control is None or not control.live or missing or too_few:
         # Serving half an experiment would bias it: show the control page to everyone.
         logger.warning(
-            "Experiment %r is not served: its control page or variant pages %s are missing "
-            "or unpublished.",
+            "Experiment %r is not served: its control page is missing or unpublished, or "
+            "variants %s have no page or pinned content.",
             experiment.slug,
             missing,
         )
@@ -249,8 +255,27 @@ def _route_for(experiment, pages):
         control_url=(root_url or "") + path,
         control_page=control,
         control_restricted=control.get_view_restrictions().exists(),
-        variants=tuple(_routed_variant(variant, pages[variant.page_id]) for variant in variants),
+        variants=tuple(
+            _routed_variant(variant, served_pages[variant.key], pages[variant.page_id].live)
+            for variant in variants
+        ),
     )
+
+
+def _served_page(variant, pages, revisions):
+    """What visitors of ``variant`` are served: the control's live page, else the variant
+    page's pinned revision, as the page object Wagtail would build from it. None when the
+    page or its pinned revision is gone (the experiment is then not served)."""
+    page = pages.get(variant.page_id)
+    if page is None or variant.is_control:
+        return page if page is None or page.live else None
+    revision = revisions.get(variant.revision_id)
+    if revision is None or revision.object_id != str(page.pk):
+        return None
+    served = page.with_content_json(revision.content)
+    # A draft variant page is live at the control URL, for whatever templates ask.
+    served.live = True
+    return served
 
 
 def _code_level_route(experiment, variants, winner_key):
@@ -268,8 +293,9 @@ def _code_level_route(experiment, variants, winner_key):
     )
 
 
-def _routed_variant(variant, page=None):
-    """The variant as the router keeps it; ``page`` is its live page (none: code-level)."""
+def _routed_variant(variant, page=None, own_page_live=False):
+    """The variant as the router keeps it; ``page`` is what it serves (none: code-level),
+    ``own_page_live`` whether its page is also public at its own URL."""
     page_fields = {}
     if page is not None:
         page_fields = {
@@ -277,7 +303,8 @@ def _routed_variant(variant, page=None):
             "page": page,
             "restricted": page.get_view_restrictions().exists(),
             "stream_data": _raw_stream_data(page),
-            "url": _full_url(page),
+            # A draft variant page has no public URL of its own.
+            "url": _full_url(page) if own_page_live else None,
         }
     return RoutedVariant(
         id=variant.pk,

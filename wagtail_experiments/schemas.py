@@ -162,7 +162,9 @@ class VariantConfigOut(Schema):
     key: str
     weight: float = Field(description="Share of covered visitors, 0 to 1; the weights sum to 1.")
     page_id: int | None = Field(description="None for code-level experiments.")
-    url: str | None = Field(description="The variant page's own URL (None for code-level).")
+    url: str | None = Field(description=(
+        "The variant page's own URL: None for code-level experiments and for a variant page "
+        "that is a draft (served only at the control URL, from its pinned revision)."))
     payload: dict[str, Any] = Field(description="JSON object handed to code (feature flags).")
 
 
@@ -198,8 +200,13 @@ class ExperimentsConfigOut(Schema):
 
 class AssignedPageOut(Schema):
     id: int
-    url: str | None = Field(description="The page's own URL; visitors stay on `path`.")
-    api_url: str | None = Field(description="The page in Wagtail's API v2, when it is mounted.")
+    url: str | None = Field(description=(
+        "The page's own URL, or the control URL for a variant whose page is a draft; "
+        "visitors stay on `path` either way."))
+    api_url: str | None = Field(description=(
+        "Its content in Wagtail's API v2, when that is mounted: the page's detail URL, or "
+        "for a variant the variant-aware `find` of `path`, which answers with the variant's "
+        "pinned content."))
 
 
 class AssignmentOut(Schema):

@@ -103,6 +103,8 @@ class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
                    Experiment.Status.PAUSED)
         if experiment.status in serving and experiment.served_pages() != self.served_pages_before:
             experiment.check_user_may_serve(self.request.user)
+            # A variant now showing another page serves that page's latest revision.
+            experiment.pin_missing_content(self.request.user)
         return experiment
 
     def form_valid(self, form):

@@ -1,6 +1,8 @@
 """All of the app's Wagtail wiring: page serving hooks, admin screens, permissions."""
 
+from django.templatetags.static import static
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.widgets.button import Button
@@ -44,6 +46,12 @@ hooks.register("before_delete_page", warn_before_delete)
 hooks.register("before_unpublish_page", warn_on_unpublish)
 hooks.register("before_move_page", warn_before_move)
 hooks.register("construct_homepage_panels", add_running_experiments_panel)
+
+
+@hooks.register("insert_global_admin_css")
+def admin_css():
+    return format_html('<link rel="stylesheet" href="{}">',
+                       static("wagtail_experiments/admin.css"))
 
 
 @hooks.register("register_admin_urls")

@@ -18,11 +18,14 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "changeme"
 
 LANDING_VARIANTS = [
-    # (variant key, page slug, title, heading, call to action)
-    ("control", "landing", "Landing", "Ship experiments, not opinions", "Get the guide"),
-    ("b", "landing-b", "Landing (variant B)", "Know what converts in a week", "Start free"),
-    ("c", "landing-c", "Landing (variant C)", "Your landing page, measured", "Book a demo"),
+    # (variant key, page slug, label, heading, call to action). Every page has the control's
+    # title: visitors and crawlers never learn they are in a test. The variant pages are
+    # drafts, served only from the revision pinned when the experiment started.
+    ("control", "landing", "Slogan (control)", "Ship experiments, not opinions", "Get the guide"),
+    ("b", "landing-b", "Benefit headline", "Know what converts in a week", "Start free"),
+    ("c", "landing-c", "Measurement headline", "Your landing page, measured", "Book a demo"),
 ]
+LANDING_TITLE = "Landing"
 WEIGHTS = {"control": 34, "b": 33, "c": 33}
 BANNER_TEXT = "New: every landing page can now run its own experiment."
 
@@ -32,7 +35,10 @@ def load_demo_content():
     """Create whatever is missing; returns the ``landing-hero`` experiment."""
     home = _home_page()
     lead_form = _lead_form()
-    pages = {key: _landing_page(home, lead_form, *spec) for key, *spec in LANDING_VARIANTS}
+    pages = {
+        key: _landing_page(home, lead_form, *spec, publish=key == "control")
+        for key, *spec in LANDING_VARIANTS
+    }
     _banner_flag()
     return _experiment(pages)
 
@@ -102,13 +108,14 @@ def _root_page():
     return root
 
 
-def _landing_page(home, lead_form, slug, title, heading, call_to_action):
+def _landing_page(home, lead_form, slug, label, heading, call_to_action, *, publish):
     existing = LandingPage.objects.child_of(home).filter(slug=slug).first()
     if existing:
         return existing
     page = LandingPage(
-        title=title,
+        title=LANDING_TITLE,
         slug=slug,
+        live=publish,
         body=[
             ("hero", {"heading": heading, "subheading": "A demo landing page."}),
             ("text", "<p>Run A/B/n tests of whole pages, straight from Wagtail.</p>"),
@@ -117,7 +124,9 @@ def _landing_page(home, lead_form, slug, title, heading, call_to_action):
         ],
     )
     home.add_child(instance=page)
-    page.save_revision().publish()
+    revision = page.save_revision()
+    if publish:
+        revision.publish()
     return page
 
 
@@ -136,13 +145,13 @@ def _experiment(pages):
         experiment.variants = [
             Variant(
                 key=key,
-                label=pages[key].title,
+                label=label,
                 page=pages[key],
                 weight=WEIGHTS[key],
                 is_control=key == "control",
                 sort_order=index,
             )
-            for index, (key, *_) in enumerate(LANDING_VARIANTS)
+            for index, (key, _slug, label, *_) in enumerate(LANDING_VARIANTS)
         ]
         experiment.full_clean()
         experiment.save()

@@ -2,6 +2,7 @@
 
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
+from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 
@@ -47,3 +48,5 @@ class LandingPage(Page):
     )
 
     content_panels = [*Page.content_panels, FieldPanel("body")]
+    # For headless front ends: API v2 (and its variant-aware find) returns the blocks.
+    api_fields = [APIField("body")]

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
@@ -22,6 +23,22 @@ from ..targeting import DEVICES, Targeting, split_list
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 HUNDRED = Decimal("100")
+
+
+def keep_pinned_revision(collector, field, sub_objs, using):
+    """``on_delete`` of a variant's pinned revision: pruning old revisions (Wagtail's
+    ``purge_revisions``) must not take away what visitors are served, so it is protected,
+    unless the variant's page itself is being deleted with its revisions (the experiment
+    then pauses, see ``page_guard``)."""
+    from wagtail.models import Page
+
+    deleted_pages = {
+        obj.pk for objs in collector.data.values() for obj in objs if isinstance(obj, Page)
+    }
+    if all(variant.page_id in deleted_pages or variant.page_id is None for variant in sub_objs):
+        collector.add_field_update(field, None, sub_objs)
+        return
+    models.PROTECT(collector, field, sub_objs, using)
 
 
 class ExperimentQuerySet(models.QuerySet):
@@ -378,11 +395,10 @@ class Experiment(ClusterableModel):
         if self.serves_pages and self.control_page_id is None:
             errors.append(_("The control page was deleted: choose the page whose URL is under "
                             "test (the control page), and a page for each variant."))
-        not_live = [v.page.title for v in variants if v.page_id and not v.page.live]
-        if not_live:
+        if self.control_page_id and not self.control_page.live:
             errors.append(
-                _("Publish the variant pages before running: %(pages)s.")
-                % {"pages": ", ".join(not_live)}
+                _("Publish the control page “%(title)s” before running: its URL is the one "
+                  "under test.") % {"title": self.control_page.title}
             )
         total = sum((variant.weight or 0 for variant in variants), Decimal("0"))
         if total != HUNDRED:
@@ -415,12 +431,19 @@ class Experiment(ClusterableModel):
         locked against the user nor in a workflow."""
         if self.control_page_id is None:
             return  # a code-level experiment serves no page
-        others = [v.page for v in self.ordered_variants() if v.page_id != self.control_page_id]
-        pages = [self.control_page, *others]
+        # Named by role: a variant copy has the control's title.
+        roles = [(_("the control page “%(title)s”") % {"title": self.control_page.title},
+                  self.control_page)]
+        roles += [
+            (_("variant “%(key)s”'s page “%(title)s”") % {"key": v.key, "title": v.page.title},
+             v.page)
+            for v in self.ordered_variants()
+            if v.page_id and v.page_id != self.control_page_id
+        ]
         errors = [
-            _("You need permission to publish “%(title)s” to do this.") % {"title": page.title}
-            for page in pages
-            if page is not None and not page.permissions_for_user(user).can_publish()
+            _("You need permission to publish %(page)s to do this.") % {"page": role}
+            for role, page in roles
+            if not page.permissions_for_user(user).can_publish()
         ]
         lock = self.control_page.get_lock()
         if lock is not None and lock.for_user(user):
@@ -428,11 +451,14 @@ class Experiment(ClusterableModel):
                 _("The control page “%(title)s” is locked: %(reason)s")
                 % {"title": self.control_page.title, "reason": lock.get_message(user)}
             )
-        if self.control_page.workflow_in_progress:
-            errors.append(
-                _("The control page “%(title)s” is in a workflow: finish or cancel it first.")
-                % {"title": self.control_page.title}
-            )
+        # For a variant, its latest revision is what gets pinned: content awaiting
+        # moderation must not reach visitors past its workflow.
+        errors.extend(
+            _("%(page)s is in a workflow: finish or cancel it first.")
+            % {"page": capfirst(role)}
+            for role, page in roles
+            if page.workflow_in_progress
+        )
         if errors:
             raise ValidationError(errors)
 
@@ -463,12 +489,48 @@ class Experiment(ClusterableModel):
             self.check_user_may_serve(user)
         if self.control_page_id:
             self.serves_pages = True
+        if self.started_at is None and self.status == self.Status.DRAFT:
+            # A first start: what each variant page holds now is what visitors get.
+            for variant in self.pinnable_variants():
+                variant.pin(user)
+        else:
+            self.pin_missing_content(user)
         now = timezone.now()
         if self.starts_at and self.starts_at > now:
             self.status = self.Status.SCHEDULED
         else:
             self.status = self.Status.RUNNING
             self.started_at = self.started_at or now
+
+    def pinnable_variants(self):
+        """The variants whose content is a pinned revision: every one with a page but the
+        control, which Wagtail serves live at its own URL."""
+        return [v for v in self.ordered_variants() if v.page_id and not v.is_control]
+
+    def pin_missing_content(self, user=None):
+        """Pin the variants not pinned yet, or pinned to a page they no longer show.
+        Returns their keys."""
+        pinned = [v for v in self.pinnable_variants() if not v.is_pinned]
+        for variant in pinned:
+            variant.pin(user)
+        return [variant.key for variant in pinned]
+
+    def update_variant_content(self, user=None):
+        """Serve each variant page's latest saved content from now on (the "Update variant
+        content" action): what editors changed since the start reaches visitors only
+        through this, logged. Needs what starting needs (``check_user_may_serve``)."""
+        self._require_status(_("update the variant content of"), self.Status.SCHEDULED,
+                             self.Status.RUNNING, self.Status.PAUSED)
+        if user is not None:
+            self.check_user_may_serve(user)
+        changed = {}
+        for variant in self.pinnable_variants():
+            before = variant.revision_id if variant.is_pinned else None
+            variant.pin(user)
+            if variant.revision_id != before:
+                changed[variant.key] = variant.revision_id
+        self.log("wagtail_experiments.update_content", user, variants=changed)
+        return changed
 
     def pause(self, user=None):
         """Stop bucketing; visitors see the control and nothing is counted until resumed."""
@@ -566,7 +628,10 @@ class Experiment(ClusterableModel):
 
     def _publish_winner_on_control_page(self, user):
         control = self.control_page.specific if self.control_page else None
-        winner = self.winner.page.specific
+        # What visitors were served and the numbers measured: the pinned revision.
+        winner = self.winner.revision.as_object() if self.winner.is_pinned else (
+            self.winner.page.specific
+        )
         if control is None:
             raise ValidationError(_("The control page no longer exists."))
         if control.pk == winner.pk:
@@ -617,11 +682,12 @@ class Experiment(ClusterableModel):
 
     def lifecycle_actions(self):
         """The lifecycle actions open to the experiment in its current status."""
+        pinning = ["update_content"] if self.control_page_id else []  # a page experiment
         return {
             self.Status.DRAFT: ["start", "archive"],
-            self.Status.SCHEDULED: ["complete"],
-            self.Status.RUNNING: ["pause", "complete"],
-            self.Status.PAUSED: ["resume", "complete"],
+            self.Status.SCHEDULED: ["complete", *pinning],
+            self.Status.RUNNING: ["pause", "complete", *pinning],
+            self.Status.PAUSED: ["resume", "complete", *pinning],
             self.Status.COMPLETED: ["promote", "archive"] if self.winner_id else ["archive"],
             self.Status.ARCHIVED: [],
         }[self.status]
@@ -705,6 +771,18 @@ class Variant(Orderable):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(HUNDRED)],
     )
     is_control = models.BooleanField(_("control"), default=False)
+    revision = models.ForeignKey(
+        "wagtailcore.Revision",
+        verbose_name=_("pinned revision"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=keep_pinned_revision,
+        related_name="+",
+        help_text=_("The content of the variant's page that visitors are served: its latest "
+                    "revision when the experiment started, or when an editor last updated "
+                    "the variant content."),
+    )
     payload = models.JSONField(
         _("payload"),
         default=dict,
@@ -730,6 +808,33 @@ class Variant(Orderable):
 
     def __str__(self):
         return self.label or self.key
+
+    @property
+    def is_pinned(self):
+        """Whether visitors are served a revision of this variant's current page. (The
+        control is never pinned: Wagtail serves its live content at its own URL.)"""
+        return (
+            self.revision_id is not None
+            and self.page_id is not None
+            and self.revision.object_id == str(self.page_id)
+        )
+
+    @property
+    def has_newer_content(self):
+        """Whether the page was saved since its content was pinned."""
+        return self.is_pinned and self.page.latest_revision_id != self.revision_id
+
+    def pin(self, user=None):
+        """Pin the page's latest revision (saved draft or published) as the variant's
+        content. A page never saved as a revision (made in code) gets one first."""
+        page = self.page.specific
+        revision = page.get_latest_revision()
+        if revision is None:
+            revision = page.save_revision(user=user, changed=False, clean=False)
+        self.revision = revision
+        if self.pk is not None:
+            self.save(update_fields=["revision"])
+        # else: an in-memory child of the experiment, stored when the experiment is saved.
 
 
 class UTMAttribution(models.Model):

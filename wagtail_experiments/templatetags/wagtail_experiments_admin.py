@@ -38,3 +38,12 @@ def verdict_reason(reason):
                                      "yet (fixed-horizon method)."),
         "not_significant": _("No variant is significantly better than the control yet."),
     }.get(reason, "")
+
+
+@register.inclusion_tag("wagtail_experiments/admin/experiment_roles.html", takes_context=True)
+def experiment_roles(context, page):
+    """Status tags for ``page``'s roles in experiments (the page explorer)."""
+    from ..explorer import page_roles
+
+    request = context.get("request")
+    return {"roles": page_roles(request, page) if request is not None else []}

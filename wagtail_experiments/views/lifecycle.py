@@ -54,6 +54,12 @@ ACTIONS = {
                                  "is one; everyone sees the control page again.")),
     "archive": (_("Archive"), _("Hide the experiment from everyday lists. Its data stays.")),
     "promote": (_("Promote winner"), _("Make the winner what every visitor sees.")),
+    "update_content": (_("Update variant content"), _(
+        "Visitors are served each variant page as it was when the experiment started (its "
+        "pinned revision), so editing a variant page changes nothing until you update here. "
+        "From now on, visitors see each variant page's latest saved version. Changing "
+        "content mid-test mixes two versions in one result: prefer a new experiment for "
+        "anything but fixes.")),
 }
 
 
@@ -82,6 +88,8 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
 
     def get_context_data(self, **kwargs):
         label, explanation = ACTIONS[self.action]
+        if self.action == "update_content":
+            kwargs["pinned_variants"] = self.object.pinnable_variants()
         return super().get_context_data(
             experiment=self.object,
             action_label=label,
@@ -97,17 +105,27 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
                 self.object.complete(winner=form.cleaned_data["winner"], user=user)
             elif self.action == "promote":
                 self.object.promote_winner(form.cleaned_data["mode"], user=user)
+            elif self.action == "update_content":
+                changed = self.object.update_variant_content(user=user)
             else:
                 getattr(self.object, self.action)(user=user)
         except ValidationError as error:
             for message in error.messages:
                 messages.error(self.request, message)
             return redirect(self.request.path)
-        messages.success(
-            self.request,
-            _("“%(name)s” is now %(status)s.")
-            % {"name": self.object.name, "status": self.object.get_status_display().lower()},
-        )
+        if self.action == "update_content":
+            message = (
+                _("Visitors of “%(name)s” now see the latest content of variants %(keys)s.")
+                % {"name": self.object.name, "keys": ", ".join(changed)}
+                if changed else
+                _("No variant page of “%(name)s” changed since its content was pinned.")
+                % {"name": self.object.name}
+            )
+        else:
+            message = _("“%(name)s” is now %(status)s.") % {
+                "name": self.object.name, "status": self.object.get_status_display().lower()
+            }
+        messages.success(self.request, message)
         return redirect(self.get_success_url())
 
     def get_success_url(self):

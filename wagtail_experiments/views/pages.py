@@ -48,7 +48,8 @@ def notify_editor_of_experiments(request, page):
         messages.info(
             request,
             format_html(
-                _("This page is {role} of the {status} experiment <a href=\"{url}\">{name}</a>."),
+                _("This page is {role} of the {status} experiment "
+                  "<a class=\"wexp-message-link\" href=\"{url}\">{name}</a>."),
                 role=role,
                 status=experiment.get_status_display().lower(),
                 url=reverse("experiments:edit", args=[experiment.pk]),
@@ -66,7 +67,8 @@ def _free_slug(model, base, field="slug", **filters):
 
 
 class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
-    """Copy the page as a draft variant and open a new draft experiment of the two."""
+    """Copy the page as a draft variant page (never published: only served at the control
+    URL once the experiment starts) and open a new draft experiment of the two."""
 
     template_name = "wagtail_experiments/admin/create_from_page.html"
 
@@ -91,10 +93,12 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
     @transaction.atomic
     def post(self, request, *args, **kwargs):
         parent = variant_parent(self.page)
+        # A draft that keeps the control's title and SEO fields: served only at the
+        # control URL, from the revision pinned at the start, so visitors and crawlers
+        # never see it is a test. The variant's key and label tell it apart in the admin.
         copy = self.page.copy(
             to=parent,
             update_attrs={
-                "title": _("%(title)s (variant B)") % {"title": self.page.title},
                 "slug": _free_slug(Page, f"{self.page.slug}-b", path__startswith=parent.path),
             },
             keep_live=False,
@@ -108,12 +112,12 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
         experiment.variants = [
             Variant(key="control", label=self.page.title, page=self.page, weight=50,
                     is_control=True, sort_order=0),
-            Variant(key="b", label=copy.title, page=copy, weight=50, sort_order=1),
+            Variant(key="b", label=_("Variant B"), page=copy, weight=50, sort_order=1),
         ]
         experiment.save()
         messages.success(
             request,
-            _("Created a draft copy of the page as variant B. Edit and publish it, then "
-              "start the experiment."),
+            _("Created a draft copy of the page as variant B. Edit it and save it as a "
+              "draft (no need to publish it), then start the experiment."),
         )
         return redirect("experiments:edit", experiment.pk)
