@@ -47,13 +47,19 @@ def screenshot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def visit(url, visitors):
-    """Simulated visitors: one request each, as their browsers would make it."""
-    keys = []
+def visit(url, visitors, headings=False):
+    """Simulated visitors: one request each, as their browsers would make it. Returns what
+    each was served: the variant header (and, with ``headings``, the page's heading)."""
+    served = []
     for _ in range(visitors):
         response = Client(HTTP_USER_AGENT=BROWSER_UA).get(url)
-        keys.append(response.headers.get("X-Experiment-Variant"))
-    return keys
+        key = response.headers.get("X-Experiment-Variant")
+        if headings:
+            html = response.content.decode()
+            heading = html.split("<h1>", 1)[1].split("</h1>", 1)[0] if "<h1>" in html else None
+            key = (key, heading)
+        served.append(key)
+    return served
 
 
 def test_editor_runs_an_experiment_end_to_end(site, chromium):
@@ -74,23 +80,40 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
     page.wait_for_url("**/admin/experiments/edit/*/")
     experiment = Experiment.objects.get(slug="pricing-test")
     copy = experiment.variants.get(key="b").page.specific
+    assert (copy.title, copy.live) == ("Pricing", False)
     screenshot(page, "experiment-edit")
 
-    # Publish variant B from its editor, then start the experiment.
+    # Edit variant B's heading and save it as a draft: it is never published.
     page.goto(f"{server.url}/admin/pages/{copy.pk}/edit/")
-    page.locator("[data-w-dropdown-target=toggle]").last.click()
-    page.get_by_role("button", name="Publish").click()
-    page.wait_for_url("**/admin/pages/*/")
-    assert LandingPage.objects.get(pk=copy.pk).live
+    notice = page.locator(".messages .wexp-message-link")
+    assert notice.is_visible()
+    assert contrast(notice) >= 4.5  # readable: not teal on teal
+    page.fill("input[name='body-0-value-heading']", "Pricing that pays for itself")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(f"**/admin/pages/{copy.pk}/edit/")
+    copy = LandingPage.objects.get(pk=copy.pk)
+    assert not copy.live and copy.has_unpublished_changes
 
     page.goto(f"{server.url}/admin/experiments/start/{experiment.pk}/")
     page.get_by_role("button", name="Start").click()
     page.wait_for_url(f"{server.url}/admin/experiments/")
     assert Experiment.objects.get(pk=experiment.pk).status == "running"
+    # The draft variant has no URL of its own.
+    assert Client(HTTP_USER_AGENT=BROWSER_UA).get("/pricing-b/").status_code == 404
 
-    # Visitors arrive at the control URL and are split between the two pages.
-    served = visit(f"{server.url}/pricing/", 40)
-    assert set(served) == {"pricing-test=control", "pricing-test=b"}
+    # The explorer tags both pages with their roles in the running experiment.
+    page.goto(f"{server.url}/admin/pages/{pricing.get_parent().pk}/")
+    assert page.get_by_role("link", name="Control of “Test of “Pricing””").is_visible()
+    assert page.get_by_role("link", name="Variant b of “Test of “Pricing””").is_visible()
+    screenshot(page, "explorer-tags")
+
+    # Visitors arrive at the control URL and are split between the two pages; B's visitors
+    # get the draft's content, pinned when the experiment started.
+    served = visit(f"{server.url}/pricing/", 40, headings=True)
+    assert set(served) == {
+        ("pricing-test=control", "Simple pricing"),
+        ("pricing-test=b", "Pricing that pays for itself"),
+    }
 
     # The results screen shows their counts and draws the chart.
     page.goto(f"{server.url}/admin/experiments/results/{experiment.pk}/")
@@ -119,13 +142,45 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
     assert page.locator(".wexp-dashboard").get_by_text("Test of “Pricing”").is_visible()
     screenshot(page, "dashboard-panel")
 
-    # Completing it with a winner stops bucketing.
+    # Deleting variant B's page, Wagtail's confirmation names the experiment; going ahead
+    # pauses it with the reason, shown in the listing, and visitors get the control.
+    page.goto(f"{server.url}/admin/pages/{copy.pk}/delete/")
+    assert page.get_by_text("Part of the experiment “Test of “Pricing””").is_visible()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.wait_for_url("**/admin/pages/*/")
+    page.goto(f"{server.url}/admin/experiments/")
+    row = page.locator("tr", has_text="Test of “Pricing”")
+    assert "Paused: Variant “b”'s page “Pricing” was deleted on" in row.inner_text()
+    screenshot(page, "experiment-paused")
+    assert Experiment.objects.get(pk=experiment.pk).status == "paused"
+    time.sleep(0.1)
+    assert set(visit(f"{server.url}/pricing/", 10)) == {None}
+
+    # Completing it records the outcome; nobody is bucketed any more.
     page.goto(f"{server.url}/admin/experiments/complete/{experiment.pk}/")
-    page.select_option("select[name=winner]", label="Pricing (variant B)")
+    page.select_option("select[name=winner]", label="Variant B")
     page.get_by_role("button", name="Complete").click()
     page.wait_for_url(f"{server.url}/admin/experiments/")
     experiment.refresh_from_db()
     assert (experiment.status, experiment.winner.key) == ("completed", "b")
-    time.sleep(0.1)
     assert set(visit(f"{server.url}/pricing/", 10)) == {None}
     context.close()
+
+
+def contrast(locator):
+    """WCAG contrast ratio between an element's text colour and its nearest background."""
+    colours = locator.evaluate("""el => {
+        let bg = el;
+        while (bg && getComputedStyle(bg).backgroundColor.match(/rgba\(0, 0, 0, 0\)|transparent/)) {
+            bg = bg.parentElement;
+        }
+        return [getComputedStyle(el).color, getComputedStyle(bg).backgroundColor];
+    }""")
+
+    def luminance(css):
+        channels = [int(c) / 255 for c in css[css.index("(") + 1:-1].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(c) for c in colours), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
