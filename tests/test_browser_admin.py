@@ -169,7 +169,7 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
 
 def contrast(locator):
     """WCAG contrast ratio between an element's text colour and its nearest background."""
-    colours = locator.evaluate("""el => {
+    colours = locator.evaluate(r"""el => {
         let bg = el;
         while (bg && getComputedStyle(bg).backgroundColor.match(/rgba\(0, 0, 0, 0\)|transparent/)) {
             bg = bg.parentElement;
