@@ -115,7 +115,8 @@ def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(
     assert body["experiment"] == "landing-hero" and body["variant"] == key
     assert body["payload"] == {}
     # A draft variant's content is seen at the control URL, and fetched through find.
-    find = "http://testserver/api/v2/pages/find/?html_path=%2Flanding%2F&expose=false"
+    find = ("http://testserver/api/v2/pages/find/?html_path=%2Flanding%2F&expose=false"
+            f"&visitor_id={visitor_id}")
     assert body["page"] == (
         {"id": page.pk, "url": "http://localhost/landing/", "api_url": find}
         if key != "control" else
@@ -256,6 +257,10 @@ def test_api_v2_find_returns_the_visitors_variant(demo):
     body = json.loads(response.content)
     assert body["id"] == variant_page.pk and body["title"] == "Landing"
     assert body["meta"]["type"] == "home.LandingPage"
+    # Presented where it is seen: nothing points at the draft's own (404) URLs.
+    assert body["meta"]["html_url"] == "http://localhost/landing/"
+    assert body["meta"]["slug"] == "landing"
+    assert body["meta"]["detail_url"].startswith("http://testserver/api/v2/pages/find/")
     assert response["X-Experiment-Variant"] == "landing-hero=b"
     assert "private" in response["Cache-Control"]
     assert Exposure.objects.get(visitor_id=visitor_id).variant.key == "b"
@@ -479,3 +484,23 @@ def test_a_page_experiment_without_its_control_page_is_not_served(demo):
         Client(HTTP_USER_AGENT=BROWSER_UA), f"{API}/assignment?experiment=landing-hero"
     )
     assert response.status_code == 404
+
+
+def test_a_server_follows_the_assignments_api_url_to_the_pinned_content(demo):
+    """A front-end server with no cookies: the api_url names the visitor, and the landing
+    URL's query (UTM parameters) does not make find miss the page."""
+    server = Client(HTTP_USER_AGENT=BROWSER_UA)
+    for _ in range(20):
+        _, body = get_json(server, f"{API}/assignment?path=/landing/%3Futm_source%3Dgoogle")
+        server.cookies.clear()
+        if body["variant"] != "control":
+            break
+    assert body["variant"] in ("b", "c")
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(
+        body["page"]["api_url"].removeprefix("http://testserver")
+    )
+    assert response.status_code == 200
+    assert json.loads(response.content)["id"] == body["page"]["id"]
+    assert response["X-Experiment-Variant"] == f"landing-hero={body['variant']}"
+    # Fetching the content counted nothing more.
+    assert Exposure.objects.filter(visitor_id=body["visitor_id"]).count() == 1

@@ -6,12 +6,13 @@ import json
 from html import unescape
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
 from wagtail.models import ModelLogEntry, Page, Revision, Workflow
 
 from sandbox_site.home.models import LandingPage
-from wagtail_experiments.models import Experiment
+from wagtail_experiments.models import Experiment, Variant
 
 from .conftest import BROWSER_UA
 from .helpers import served_heading, served_key, visitor_in
@@ -213,3 +214,34 @@ def test_changing_a_variant_page_of_a_running_experiment_pins_the_new_page(demo)
     experiment = refreshed(demo)
     assert experiment.pin_missing_content() == ["c"]
     assert experiment.variants.get(key="c").revision.object_id == str(other.pk)
+
+
+def test_serving_a_winner_never_pinned_pins_it(demo):
+    """An experiment completed before pinning existed: promoting its winner in serve mode
+    pins the winner's page, so the admin's "served" is what visitors get."""
+    winner = demo.variants.get(key="b")
+    demo.complete(winner=winner)
+    Variant.objects.filter(experiment=demo).update(revision=None)
+    experiment = refreshed(demo)
+    experiment.promote_winner("serve")
+    assert experiment.variants.get(key="b").is_pinned
+    assert served_key(Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing/")) == "b"
+
+
+def test_a_page_a_variant_no_longer_shows_can_be_deleted(demo):
+    """The variant's pin still names its old page: deleting that page is not refused."""
+    demo.complete()
+    variant = demo.variants.get(key="c")
+    old_page = variant.page
+    variant.page = demo.variants.get(key="b").page
+    variant.save()
+    old_page.delete()
+    assert demo.variants.get(key="c").revision_id is None
+
+
+def test_a_page_experiment_without_its_control_page_cannot_be_updated(demo, admin_user):
+    demo.control_page.delete()
+    experiment = refreshed(demo)
+    with pytest.raises(ValidationError) as error:
+        experiment.update_variant_content(user=admin_user)
+    assert "The control page was deleted" in str(error.value)

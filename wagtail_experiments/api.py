@@ -423,7 +423,7 @@ def get_assignment(
         raise ApiError(404, str(error)) from error
     page = None
     if result.page is not None:
-        url, api_url = headless.page_urls(request, result, path, named_visitor_id(request))
+        url, api_url = headless.page_urls(request, result, path)
         page = {"id": result.page.pk, "url": url, "api_url": api_url}
     return {
         "visitor_id": visitor.id if visitor else None,

@@ -73,10 +73,7 @@ class ExperimentFindMixin:
         self.served_variant = None
         response = super().find_view(request)
         if self.served_variant is not None:
-            # The variant's pinned content, in the detail format, instead of a redirect:
-            # a variant page (usually a draft) has no public detail URL of its own.
-            self._cached_object = self.served_variant
-            response = Response(self.get_serializer(self.served_variant).data)
+            response = self._variant_response(request, self.served_variant)
         result = getattr(self, "experiment_assignment", None)
         if result is not None and result.experiment is not None:
             response[VARIANT_HEADER] = f"{result.experiment}={result.variant}"
@@ -84,6 +81,20 @@ class ExperimentFindMixin:
             # The answer depends on the visitor: no shared cache may keep it.
             mark_per_visitor(response)
         return response
+
+
+    def _variant_response(self, request, variant_page):
+        """The variant's pinned content, in the detail format, instead of a redirect: a
+        variant page (usually a draft) has no public detail URL. It is presented where it is
+        seen, at the control URL: its own slug and URL would reveal the test (and 404)."""
+        control = self.experiment_assignment.requested_page
+        variant_page.slug, variant_page.url_path = control.slug, control.url_path
+        self._cached_object = variant_page
+        data = self.get_serializer(variant_page).data
+        meta = data.get("meta", {})
+        if "detail_url" in meta:
+            meta["detail_url"] = request.build_absolute_uri()
+        return Response(data)
 
 
 class ExperimentPagesAPIViewSet(ExperimentFindMixin, PagesAPIViewSet):

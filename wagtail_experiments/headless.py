@@ -38,6 +38,8 @@ class HeadlessAssignment:
     variant: str | None = None
     payload: dict = field(default_factory=dict)
     page: object = None
+    # The page at the requested path (the control page, when an experiment runs there).
+    requested_page: object = field(default=None, repr=False)
     # Set when ``page`` is a variant's pinned content rather than the page at the path,
     # which is then served at ``control_url``.
     variant_served: object = field(default=None, repr=False)
@@ -66,7 +68,8 @@ def assignment_for_path(request, path, *, visitor, expose=True, page=None):
     parts = urlsplit(path)
     page = page or resolve_page(request, parts.path)
     route = _route_at(request, unquote(parts.path), page)
-    result = HeadlessAssignment(visitor, page=page, landing_query=QueryDict(parts.query))
+    result = HeadlessAssignment(visitor, page=page, landing_query=QueryDict(parts.query),
+                                requested_page=page)
     if route is None or not _may_view(request, route.control_page, route.control_restricted):
         # Past the control page's view restriction only: before that, nobody is bucketed,
         # counted, or told what the variants are.
@@ -163,17 +166,19 @@ def resolve_page(request, path):
         raise NotFound(f"No page at {path!r}.") from error
 
 
-def page_urls(request, result, path, visitor_id=None):
+def page_urls(request, result, path):
     """(url, api_url) of the page an assignment serves. A variant's content is served at
     the control URL: its own page is usually a draft, with no public URL or API detail, so
     ``api_url`` is then the variant-aware API v2 ``find`` for ``path`` (its pinned content,
-    for this visitor, without counting again)."""
+    for this visitor, without counting again: it names the visitor, so that a server
+    fetching it without the visitor's cookies gets the same variant)."""
     variant = result.variant_served
     if variant is None:
         return result.page.get_full_url(request), _api_url(request, "detail", args=[result.page.pk])
-    query = {"html_path": path, "expose": "false"}
-    if visitor_id:
-        query["visitor_id"] = visitor_id
+    # Only the path: find looks up pages by path, and the query was the landing URL's.
+    query = {"html_path": urlsplit(path).path, "expose": "false"}
+    if result.visitor is not None:
+        query["visitor_id"] = result.visitor.id
     find = _api_url(request, "find")
     return variant.url or result.control_url, None if find is None else f"{find}?{urlencode(query)}"
 

@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Avg, Count, FloatField, Sum
+from django.db.models import Avg, Case, Count, FloatField, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -215,6 +215,21 @@ def _utm_breakdown(variants, goal, rollups):
     ]
 
 
+# What the events API accepts as ``metadata.time_spent_ms`` (a plain, bounded, non-negative
+# number), as text. Rows stored before it checked, or written by other code, may hold
+# anything ("abc", 1e400, true): they are left out of the mean rather than breaking the cast.
+_PLAIN_TIME_SPENT = r"^[0-9]{1,12}(\.[0-9]{1,9})?$"
+
+
+def _stored_time_spent():
+    return Case(
+        When(metadata__time_spent_ms__regex=_PLAIN_TIME_SPENT,
+             then=Cast(KT("metadata__time_spent_ms"), FloatField())),
+        default=None,
+        output_field=FloatField(),
+    )
+
+
 def _funnel(experiment, variants, goal, since, until):
     """Visitors reaching each ``step`` of ``goal``'s events, per variant, with the drop-off
     from the previous step and the mean ``metadata.time_spent_ms`` where events carry it."""
@@ -227,7 +242,7 @@ def _funnel(experiment, variants, goal, since, until):
         events.values_list("variant_id", "step")
         .annotate(
             visitors=Count("visitor_id", distinct=True),
-            time_spent=Avg(Cast(KT("metadata__time_spent_ms"), FloatField())),
+            time_spent=Avg(_stored_time_spent()),
         )
         .order_by()
     )

@@ -21,6 +21,9 @@ from pydantic import (
 MAX_EVENTS_PER_REQUEST = 100
 MAX_METADATA_BYTES = 2048
 MAX_METADATA_DEPTH = 5
+# ``metadata.time_spent_ms`` feeds the funnel's mean time: a number of milliseconds, up to
+# 30 days.
+MAX_TIME_SPENT_MS = 30 * 24 * 3600 * 1000
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]{1,64}$")]
 Goal = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -103,6 +106,18 @@ class EventIn(Schema):
         _check_json_tree(metadata)
         if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        if "time_spent_ms" in metadata:
+            # Read by the results' funnel: it must be what the statistics expect.
+            time_spent = metadata["time_spent_ms"]
+            if (
+                isinstance(time_spent, bool)
+                or not isinstance(time_spent, int | float)
+                or not 0 <= time_spent <= MAX_TIME_SPENT_MS
+            ):
+                raise ValueError(
+                    f"metadata.time_spent_ms must be a number of milliseconds from 0 to "
+                    f"{MAX_TIME_SPENT_MS}"
+                )
         return metadata
 
     @field_validator("url")

@@ -101,7 +101,8 @@ class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
         experiment = super().save_instance()
         serving = (Experiment.Status.SCHEDULED, Experiment.Status.RUNNING,
                    Experiment.Status.PAUSED)
-        if experiment.status in serving and experiment.served_pages() != self.served_pages_before:
+        serves = experiment.status in serving or experiment.serve_winner
+        if serves and experiment.served_pages() != self.served_pages_before:
             experiment.check_user_may_serve(self.request.user)
             # A variant now showing another page serves that page's latest revision.
             experiment.pin_missing_content(self.request.user)

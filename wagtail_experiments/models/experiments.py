@@ -28,14 +28,17 @@ HUNDRED = Decimal("100")
 def keep_pinned_revision(collector, field, sub_objs, using):
     """``on_delete`` of a variant's pinned revision: pruning old revisions (Wagtail's
     ``purge_revisions``) must not take away what visitors are served, so it is protected,
-    unless the variant's page itself is being deleted with its revisions (the experiment
+    unless the revision's page itself is being deleted with its revisions (the experiment
     then pauses, see ``page_guard``)."""
-    from wagtail.models import Page
+    from wagtail.models import Page, Revision
 
     deleted_pages = {
-        obj.pk for objs in collector.data.values() for obj in objs if isinstance(obj, Page)
+        str(obj.pk) for objs in collector.data.values() for obj in objs if isinstance(obj, Page)
     }
-    if all(variant.page_id in deleted_pages or variant.page_id is None for variant in sub_objs):
+    revision_pages = {
+        revision.pk: revision.object_id for revision in collector.data.get(Revision, ())
+    }
+    if all(revision_pages.get(variant.revision_id) in deleted_pages for variant in sub_objs):
         collector.add_field_update(field, None, sub_objs)
         return
     models.PROTECT(collector, field, sub_objs, using)
@@ -430,7 +433,10 @@ class Experiment(ClusterableModel):
         on the control page and on every variant page, and a control page that is neither
         locked against the user nor in a workflow."""
         if self.control_page_id is None:
-            return  # a code-level experiment serves no page
+            if self.is_code_level:
+                return  # serves no page
+            raise ValidationError(_("The control page was deleted: choose the page whose URL "
+                                    "is under test (the control page) first."))
         # Named by role: a variant copy has the control's title.
         roles = [(_("the control page “%(title)s”") % {"title": self.control_page.title},
                   self.control_page)]
@@ -615,6 +621,11 @@ class Experiment(ClusterableModel):
         if user is not None:
             self.check_user_may_serve(user)
         if mode == "serve":
+            # Served from its pinned revision: pinned now if it never was (an experiment
+            # completed before pinning existed).
+            winner = self.winner
+            if not (self.is_code_level or winner.is_control or winner.is_pinned):
+                winner.pin(user)
             self.serve_winner = True
         elif mode == "publish":
             self._publish_winner_on_control_page(user)
