@@ -1,10 +1,14 @@
 """Stored data can never break a screen: events whose metadata the statistics read, written
 by an old version or by other code, leave every screen, export and API working."""
 
+import csv
+import io
+import json
+
 import pytest
 from django.test import Client
 
-from wagtail_experiments.models import Event
+from wagtail_experiments.models import Event, Lead, LeadForm
 from wagtail_experiments.results import experiment_results
 
 from .conftest import BROWSER_UA
@@ -69,3 +73,106 @@ def test_the_events_api_refuses_what_the_funnel_cannot_read(demo, value):
     event["metadata"]["time_spent_ms"] = 1234.5
     response = client.post(f"{API}/events", event, content_type="application/json")
     assert response.status_code in (200, 201, 202), response.content
+
+
+# Leads: what cannot be stored is refused, and exports write anything safely ----------------
+
+LEADS = f"{API}/leads"
+
+
+def lead_visitor(demo):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    client.get("/landing/")
+    return client
+
+
+@pytest.mark.parametrize("name", ["Ada\ud800", "Ada\x01", "\x1bAda", "Ada\udfff Lovelace"])
+def test_a_lead_with_unstorable_text_is_a_400_naming_the_field(demo, name):
+    # json.dumps writes a lone surrogate as the escape "\ud800", as a hostile client would.
+    body = json.dumps({"form": "demo-lead", "data": {"name": name, "email": "a@x.test"}})
+    response = lead_visitor(demo).post(LEADS, body, content_type="application/json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [error["field"] for error in errors] == ["data.name"]
+    assert "control characters" in errors[0]["message"]
+    assert not Lead.objects.exists()
+
+
+def test_the_html_lead_form_shows_an_error_for_control_characters(demo):
+    client = lead_visitor(demo)
+    response = client.post("/landing/", {"wexp_lead_form": "demo-lead", "name": "Ada\x01",
+                                          "email": "a@x.test"})
+    assert response.status_code == 200
+    assert "Remove the control characters" in response.content.decode()
+    assert not Lead.objects.exists()
+
+
+def test_tabs_and_line_breaks_are_fine(demo):
+    body = {"form": "demo-lead", "data": {"name": "Ada\tLovelace\r\n", "email": "a@x.test"}}
+    response = lead_visitor(demo).post(LEADS, body, content_type="application/json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("value", ["a\ud800", "\x07bell"])
+def test_event_metadata_and_urls_with_unstorable_text_are_refused(demo, value):
+    client = lead_visitor(demo)
+    for event in (
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "1",
+         "metadata": {"note": value}},
+        {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "2",
+         "url": f"https://x.test/{value}"},
+    ):
+        response = client.post(f"{API}/events", json.dumps(event),
+                               content_type="application/json")
+        assert response.status_code == 400, event
+    assert not Event.objects.exists()
+
+
+FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", " =1+1", "\t=1", "\u3000=1", "\uff1d1+1",
+            "\uff0b1", "\uff20A1", "\r=1"]
+
+
+@pytest.fixture
+def hostile_leads(demo):
+    """Leads stored before these checks (or by other code): formulas, control characters and
+    an unpaired surrogate (SQLite stores one; PostgreSQL cannot, so it gets the rest)."""
+    from django.db import connection
+
+    lead_form = LeadForm.objects.get(slug="demo-lead")
+    names = [*FORMULAS, "bell\x07", "esc\x1b[31m"]
+    if connection.vendor == "sqlite":
+        names.append("lone\ud800")
+    for index, name in enumerate(names):
+        Lead.objects.create(form=lead_form, email=f"{index}@x.test",
+                            data={"name": name, "email": f"{index}@x.test"},
+                            utm_source=name if "\ud800" not in name else "")
+    Lead.objects.create(form=lead_form, email="plain@x.test",
+                        data={"name": "Plain", "email": "plain@x.test"})
+    return len(names) + 1
+
+
+def test_the_csv_export_keeps_every_row_and_defuses_every_formula(hostile_leads, admin_client):
+    response = admin_client.get("/admin/experiments/leads/?export=csv")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == hostile_leads
+    for row in rows:
+        for cell in row.values():
+            stripped = cell.lstrip(" \t\r\n\u3000")
+            assert stripped[:1] not in ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d",
+                                        "\uff20") or cell.startswith("'"), cell
+            assert not any(ord(c) < 32 and c not in "\t\r\n" for c in cell), cell
+    assert any(cell == "'=1+1" for row in rows for cell in row.values())
+
+
+def test_the_xlsx_export_opens_with_every_row(hostile_leads, admin_client):
+    from openpyxl import load_workbook
+
+    response = admin_client.get("/admin/experiments/leads/?export=xlsx")
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.active
+    assert sheet.max_row == hostile_leads + 1  # the header
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)

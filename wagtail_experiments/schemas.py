@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from .text import is_storable
+
 MAX_EVENTS_PER_REQUEST = 100
 MAX_METADATA_BYTES = 2048
 MAX_METADATA_DEPTH = 5
@@ -55,6 +57,8 @@ def _check_json_tree(value, depth=0):
         raise ValueError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels deep")
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("metadata must not contain NUL characters")
+    if isinstance(value, str) and not is_storable(value):
+        raise ValueError("metadata must not contain control characters or unpaired surrogates")
     if isinstance(value, dict):
         for key, item in value.items():
             _check_json_tree(key, depth)
@@ -123,7 +127,7 @@ class EventIn(Schema):
     @field_validator("url")
     @classmethod
     def printable_url(cls, url):
-        if url is not None and has_control_characters(url):
+        if url is not None and (has_control_characters(url) or not is_storable(url)):
             raise ValueError("url must not contain control characters")
         return url
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ..text import first_unstorable_field
+
 # Posted with every HTML lead form, naming which form (a page may hold several).
 FORM_MARKER = "wexp_lead_form"
 # A field people never see (hidden by CSS, skipped by assistive technology) but form-filling
@@ -13,9 +15,23 @@ FORM_MARKER = "wexp_lead_form"
 HONEYPOT = "wexp_website"
 
 
+class StorableTextMixin:
+    """Refuses text no database or export can hold (control characters, unpaired
+    surrogates) with a message on the field, identically on SQLite and PostgreSQL."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        field = first_unstorable_field(cleaned_data)
+        while field is not None:
+            self.add_error(field, _("Remove the control characters or invalid symbols from "
+                                    "this field."))  # add_error drops it from cleaned_data
+            field = first_unstorable_field(self.cleaned_data)
+        return self.cleaned_data
+
+
 def build_form(lead_form, data=None, *, prefix=None):
     """A bound or unbound Django form for ``lead_form``'s fields."""
-    form_class = lead_form.get_form_class()
+    form_class = type("LeadSubmissionForm", (StorableTextMixin, lead_form.get_form_class()), {})
     return form_class(data, prefix=prefix)
 
 

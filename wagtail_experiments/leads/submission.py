@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from .. import tracking
 from ..models import Exposure
 from ..routing import get_route_table
+from ..text import without_unstorable
 from .forms import email_of, json_safe
 from .models import Lead
 
@@ -29,7 +30,7 @@ def save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer=
         email=email_of(lead_form, cleaned_data),
         visitor_id=visitor_id,
         page_id=page_id,
-        referrer=referrer[:2000],
+        referrer=without_unstorable(referrer)[:2000],
         user_id=user_id,
         **(first_touch.utm() if first_touch else (utm or {})),
     )

@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.views.generic import models as generic
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
+from ..text import for_spreadsheet
+
 
 class ExperimentScreenMixin(WagtailAdminTemplateMixin):
     """Breadcrumbs Home, Experiments, this screen, and the experiments icon."""
@@ -19,33 +21,20 @@ class ExperimentScreenMixin(WagtailAdminTemplateMixin):
         ]
 
 
-# Spreadsheet programs run cells starting with these as formulas.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
 class ViewPermissionIndexView(generic.IndexView):
     """Listing (and export) only for users with the "view" permission: Wagtail's default
     also admits anyone who may add, change or delete, and leads are personal data.
 
-    Its CSV export also defuses formulas: visitors write these values (UTM parameters,
-    URLs, form data), and Wagtail neutralises them only in XLSX exports.
+    Its exports write what visitors sent (UTM parameters, URLs, form data) safely: no
+    character the file cannot hold, and no formula in CSV (Wagtail neutralises formulas
+    only in XLSX).
     """
 
     any_permission_required = ["view"]
 
-    def write_csv_row(self, writer, row_dict):
-        return writer.writerow(
-            {
-                field: _defused(self.preprocess_field_value(field, value, self.FORMAT_CSV))
-                for field, value in row_dict.items()
-            }
-        )
-
-
-def _defused(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    def preprocess_field_value(self, field, value, export_format):
+        value = super().preprocess_field_value(field, value, export_format)
+        return for_spreadsheet(value, csv=export_format == self.FORMAT_CSV)
 
 
 class ViewPermissionInspectView(generic.InspectView):
