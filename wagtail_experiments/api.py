@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -105,6 +107,8 @@ class ClientRateThrottle(BaseThrottle):
         return rate[1] - time.time() % rate[1] if rate else None
 
 
+logger = logging.getLogger(__name__)
+
 api = NinjaAPI(
     title="wagtail_experiments",
     version="1",
@@ -136,6 +140,26 @@ def _visitor_id_parameter():
 def api_error(request, error):
     body = {"detail": error.detail, "errors": error.errors}
     return api.create_response(request, body, status=error.status)
+
+
+# Seconds a client should wait after a 503 before trying again.
+RETRY_AFTER_SECONDS = 5
+
+
+@api.exception_handler(DatabaseError)
+def database_unavailable(request, error):
+    """An outage, or a tracking write past ``TRACKING_DB_TIMEOUT_MS``: the API's JSON error,
+    never Django's HTML 500, and never "accepted" for something not stored. Logged without
+    the error's text, which can quote submitted data."""
+    logger.error("The database refused an API request (%s); answered 503.", type(error).__name__)
+    response = api.create_response(
+        request,
+        {"detail": "The database is busy or unavailable; nothing was stored. Retry later.",
+         "errors": []},
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)
@@ -269,7 +293,7 @@ _EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_sc
     "/events",
     response={
         202: EventsAccepted, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
-        429: ErrorOut,
+        429: ErrorOut, 503: ErrorOut,
     },
     throttle=[ClientRateThrottle()],
     summary="Track events",
@@ -313,7 +337,10 @@ def _lead_form_errors(form):
 
 @api.post(
     "/leads",
-    response={201: LeadCreated, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut},
+    response={
+        201: LeadCreated, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut,
+        503: ErrorOut,
+    },
     throttle=[ClientRateThrottle()],
     summary="Submit a lead",
     description=(
@@ -385,7 +412,7 @@ def get_experiments_config(request):
 
 @api.get(
     "/assignment",
-    response={200: AssignmentOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    response={200: AssignmentOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut},
     throttle=[ClientRateThrottle()],
     summary="A visitor's assignment",
     description=(

@@ -40,6 +40,10 @@ DEFAULTS = {
     # URL namespace of the site's Wagtail API v2 router (WagtailAPIRouter("wagtailapi")),
     # for the ``api_url`` of pages in assignment responses.
     "PAGES_API_NAMESPACE": "wagtailapi",
+    # PostgreSQL: the longest a tracking write (exposure, event, lead) may wait for a lock
+    # or run, in milliseconds, before it gives up: a page is then served uncounted, and the
+    # API answers 503. None: no bound.
+    "TRACKING_DB_TIMEOUT_MS": 500,
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

@@ -5,7 +5,9 @@ Both make concurrent, replayed writes exact: a row is new for exactly one writer
 counter is incremented in the database, never read-modified-written in Python.
 """
 
-from django.db import connections, router
+from contextlib import contextmanager
+
+from django.db import connections, router, transaction
 
 
 def _connection(model):
@@ -84,3 +86,34 @@ def add_to_counters(model, key_fields, counter_fields, rows):
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+_SET_TIMEOUTS = (
+    "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
+    "set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
+)
+_RESTORE_TIMEOUTS = (
+    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
+)
+
+
+@contextmanager
+def bounded_transaction(model, milliseconds):
+    """A transaction (a savepoint inside another) in which PostgreSQL gives up waiting for a
+    lock, or running a statement, after ``milliseconds``, raising ``OperationalError``:
+    tracking must never hold up a page or a worker for long. The bound is undone on leaving
+    (a savepoint's, explicitly; a transaction's, by its end). Other databases get a plain
+    transaction (SQLite waits up to its own busy timeout)."""
+    connection = _connection(model)
+    bounded = bool(milliseconds) and connection.vendor == "postgresql"
+    nested = connection.in_atomic_block
+    with transaction.atomic(using=connection.alias):
+        if bounded:
+            limit = f"{int(milliseconds)}ms"
+            with connection.cursor() as cursor:
+                cursor.execute(_SET_TIMEOUTS, [limit, limit])
+                previous = cursor.fetchone()[:2]
+        yield
+        if bounded and nested:
+            with connection.cursor() as cursor:
+                cursor.execute(_RESTORE_TIMEOUTS, list(previous))

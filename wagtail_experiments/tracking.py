@@ -10,13 +10,14 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from django.utils import timezone
 
 from .attribution import utm_from_query
+from .conf import get_setting
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .routing import get_route_table
-from .sql import add_to_counters, insert_ignoring_conflicts
+from .sql import add_to_counters, bounded_transaction, insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +39,11 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
         experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id, **(utm or {})
     )
     try:
-        with transaction.atomic():
+        with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
             if not insert_ignoring_conflicts(
                 Exposure, [exposure], ["experiment", "visitor_id"], returning=["id"]
             ):
-                return recorded_variant_id(experiment_id, visitor_id)
+                return _recorded_variant_id(experiment_id, visitor_id)
             add_to_counters(
                 DailyRollup,
                 ROLLUP_KEY,
@@ -56,7 +57,13 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
 
 
 def recorded_variant_id(experiment_id, visitor_id):
-    """The variant of the visitor's stored exposure to the experiment, or None."""
+    """The variant of the visitor's stored exposure to the experiment, or None. Bounded
+    like the writes: a locked table raises ``OperationalError`` instead of waiting."""
+    with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
+        return _recorded_variant_id(experiment_id, visitor_id)
+
+
+def _recorded_variant_id(experiment_id, visitor_id):
     return (
         Exposure.objects.filter(experiment_id=experiment_id, visitor_id=visitor_id)
         .values_list("variant_id", flat=True)
@@ -98,7 +105,8 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None):
     slugs = {event.experiment for event in events}
     if served_variants:
         _expose_on_impression(events, visitor_id, served_variants)
-    exposures = _exposures_by_slug(visitor_id, slugs)
+    with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
+        exposures = _exposures_by_slug(visitor_id, slugs)
     candidates = []
     for index, event in enumerate(events):
         exposure, error = exposures.get(event.experiment, (None, None))
@@ -177,7 +185,7 @@ def _store_events(rows):
     # lock unique-index entries in the same order.
     unique = {(row.experiment_id, row.visitor_id, row.event_id): row for row in reversed(rows)}
     rows = [unique[key] for key in sorted(unique)]
-    with transaction.atomic():
+    with bounded_transaction(Event, get_setting("TRACKING_DB_TIMEOUT_MS")):
         inserted = {
             (experiment_id, event_id)
             for experiment_id, event_id in insert_ignoring_conflicts(

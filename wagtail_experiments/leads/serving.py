@@ -1,6 +1,10 @@
 """Handling an HTML lead form posted to the page that shows it."""
 
+import logging
+
+from django.db import DatabaseError
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 from ..attribution import utm_from_query
 from ..exclusions import may_track
@@ -9,6 +13,11 @@ from .blocks import REQUEST_ATTRIBUTE
 from .forms import FORM_MARKER, build_html_form, is_spam
 from .models import LeadForm
 from .submission import save_lead
+
+logger = logging.getLogger(__name__)
+
+# Set on the request when a valid lead could not be stored (the page answers 503).
+UNAVAILABLE_ATTRIBUTE = "_wagtail_experiments_lead_unavailable"
 
 
 def handle_lead_form_post(callback):
@@ -23,7 +32,12 @@ def handle_lead_form_post(callback):
             response = _submit(page, request)
             if response is not None:
                 return response
-        return callback(page, request, serve_args, serve_kwargs)
+        response = callback(page, request, serve_args, serve_kwargs)
+        if getattr(request, UNAVAILABLE_ATTRIBUTE, False):
+            # The form is shown again with its data and a message: nothing was stored.
+            response.status_code = 503
+            response["Retry-After"] = "5"
+        return response
 
     return inner
 
@@ -38,17 +52,31 @@ def _submit(page, request):
         return None
     if not is_spam(form):
         user = logged_in_user(request)
-        save_lead(
-            lead_form,
-            form.cleaned_data,
-            # Without consent the lead is kept, but not tied to the visitor's browsing.
-            visitor_id=cookie_visitor_id(request) if may_track(request) else "",
-            page_id=page.pk,
-            referrer=request.headers.get("Referer", ""),
-            user_id=user.pk if user else None,
-            utm=utm_from_query(request.GET),
-        )
+        try:
+            _save(lead_form, form, page, request, user)
+        except DatabaseError as error:
+            # Logged without the error's text, which can quote the submitted data.
+            logger.error("Could not store a lead (%s); the form is shown again.",
+                         type(error).__name__)
+            form.add_error(None, _("Your details could not be sent just now: nothing was "
+                                   "stored. Please try again in a moment."))
+            setattr(request, REQUEST_ATTRIBUTE, {lead_form.slug: form})
+            setattr(request, UNAVAILABLE_ATTRIBUTE, True)
+            return None
     # Post/redirect/get, so reloading the result does not submit again.
     if lead_form.thank_you_page_id and lead_form.thank_you_page.live:
         return redirect(lead_form.thank_you_page.url)
     return redirect(f"{request.path}?lead-sent={lead_form.slug}#lead-{lead_form.slug}")
+
+
+def _save(lead_form, form, page, request, user):
+    save_lead(
+        lead_form,
+        form.cleaned_data,
+        # Without consent the lead is kept, but not tied to the visitor's browsing.
+        visitor_id=cookie_visitor_id(request) if may_track(request) else "",
+        page_id=page.pk,
+        referrer=request.headers.get("Referer", ""),
+        user_id=user.pk if user else None,
+        utm=utm_from_query(request.GET),
+    )

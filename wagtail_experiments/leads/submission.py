@@ -7,8 +7,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .. import tracking
+from ..conf import get_setting
 from ..models import Exposure
 from ..routing import get_route_table
+from ..sql import bounded_transaction
 from ..text import without_unstorable
 from .forms import email_of, json_safe
 from .models import Lead
@@ -16,12 +18,17 @@ from .models import Lead
 logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
-def save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer="",
-              user_id=None, utm=None):
+def save_lead(lead_form, cleaned_data, **details):
     """Store a valid submission, attributed to every running experiment the visitor was
     exposed to, and count it as a conversion of the form's goal in each (once per visitor).
-    """
+    Within ``TRACKING_DB_TIMEOUT_MS`` on PostgreSQL: a ``DatabaseError`` means nothing was
+    stored."""
+    with bounded_transaction(Lead, get_setting("TRACKING_DB_TIMEOUT_MS")):
+        return _save_lead(lead_form, cleaned_data, **details)
+
+
+def _save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer="",
+               user_id=None, utm=None):
     exposures = _running_exposures(visitor_id)
     first_touch = min(exposures, key=lambda exposure: exposure.created_at, default=None)
     lead = Lead.objects.create(
