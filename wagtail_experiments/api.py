@@ -9,17 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 
-from django.conf import settings
-from django.core.cache import caches
 from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from ninja import NinjaAPI, Status
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.throttling import BaseThrottle
 from pydantic import ValidationError
 
 from . import headless, tracking
@@ -52,6 +48,7 @@ from .schemas import (
     Slug,
     has_control_characters,
 )
+from .throttling import ASSIGNMENT, CONFIG, EVENTS, LEADS, EndpointThrottle
 from .visitor import Visitor, cookie_visitor_id, logged_in_user
 
 MAX_BODY_BYTES = 64 * 1024
@@ -61,50 +58,6 @@ class ApiError(Exception):
     def __init__(self, status, detail, errors=()):
         super().__init__(detail)
         self.status, self.detail, self.errors = status, detail, list(errors)
-
-
-class ClientRateThrottle(BaseThrottle):
-    """``API_RATE_LIMIT`` requests per client address in fixed windows.
-
-    Counts with the cache's atomic increment, so concurrent requests are all counted; the
-    cache must be shared (Redis, Memcached) for the limit to hold across processes.
-    """
-
-    def _rate(self):
-        rate = get_setting("API_RATE_LIMIT")
-        if not rate:
-            return None
-        count, _, period = rate.partition("/")
-        return int(count), {"s": 1, "m": 60, "h": 3600}[period[:1] or "m"]
-
-    def get_ident(self, request):
-        """The client address. X-Forwarded-For is trusted only when NINJA_NUM_PROXIES says
-        how many proxies add to it; otherwise any client could claim any address."""
-        if getattr(settings, "NINJA_NUM_PROXIES", None):
-            return super().get_ident(request)
-        return request.META.get("REMOTE_ADDR", "")
-
-    def allow_request(self, request):
-        rate = self._rate()
-        if rate is None:
-            return True
-        limit, seconds = rate
-        cache = caches[get_setting("CACHE_ALIAS")]
-        window = int(time.time() // seconds)
-        # Hashed: addresses have no fixed length, cache keys do (Memcached: 250 bytes).
-        client = hashlib.sha256(str(self.get_ident(request)).encode()).hexdigest()[:32]
-        key = f"wagtail_experiments:throttle:{client}:{window}"
-        cache.add(key, 0, seconds)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, seconds)
-            count = 1
-        return count <= limit
-
-    def wait(self):
-        rate = self._rate()
-        return rate[1] - time.time() % rate[1] if rate else None
 
 
 logger = logging.getLogger(__name__)
@@ -295,7 +248,7 @@ _EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_sc
         202: EventsAccepted, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
         429: ErrorOut, 503: ErrorOut,
     },
-    throttle=[ClientRateThrottle()],
+    throttle=[EndpointThrottle(EVENTS)],
     summary="Track events",
     description=(
         "One event or {\"events\": [...]} (at most 100, body at most 64 KB) for the visitor "
@@ -341,7 +294,7 @@ def _lead_form_errors(form):
         201: LeadCreated, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut,
         503: ErrorOut,
     },
-    throttle=[ClientRateThrottle()],
+    throttle=[EndpointThrottle(LEADS)],
     summary="Submit a lead",
     description=(
         "Validates the data like the HTML form and stores a lead attributed to the running "
@@ -385,7 +338,7 @@ def post_lead(request):
 @api.get(
     "/experiments",
     response={200: ExperimentsConfigOut, 304: None, 429: ErrorOut},
-    throttle=[ClientRateThrottle()],
+    throttle=[EndpointThrottle(CONFIG)],
     summary="Running experiments' configuration",
     description=(
         "Everything an edge worker or a GrowthBook SDK needs to compute the server's bucket "
@@ -413,7 +366,7 @@ def get_experiments_config(request):
 @api.get(
     "/assignment",
     response={200: AssignmentOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut},
-    throttle=[ClientRateThrottle()],
+    throttle=[EndpointThrottle(ASSIGNMENT)],
     summary="A visitor's assignment",
     description=(
         "Give `path` (a URL path on the requesting site; its query string, if any, counts as "

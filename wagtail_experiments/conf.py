@@ -22,9 +22,16 @@ DEFAULTS = {
     "CACHE_ALIAS": "default",
     # How often, at most, a process asks the shared cache whether the route table changed.
     "ROUTE_TABLE_RECHECK_SECONDS": 1.0,
-    # Requests per client address to the tracking API ("count/s|m|h"); None disables.
-    # Multi-process deployments need a shared cache for the limit to hold.
+    # Requests per client address ("count/s|m|h|d") to each kind of API endpoint: config,
+    # assignment, events and leads have a budget each. None switches the API limits off.
+    # Multi-process deployments need a shared cache (or a non-memory one: then the database
+    # counts) for the limits to hold across processes.
     "API_RATE_LIMIT": "600/m",
+    # Budgets of particular kinds, instead of API_RATE_LIMIT. "leads" covers JSON and HTML
+    # lead submissions together.
+    "RATE_LIMITS": {"leads": "20/m"},
+    # Notification e-mails per lead form; beyond it leads are stored but not e-mailed.
+    "LEAD_NOTIFICATION_LIMIT": "60/h",
     # "server": an exposure is recorded when the page is served. "client": only when the
     # tracker confirms the page rendered in a browser (fewer non-JS bots counted).
     "EXPOSURE_MODE": "server",

@@ -117,3 +117,24 @@ def bounded_transaction(model, milliseconds):
         if bounded and nested:
             with connection.cursor() as cursor:
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
+
+
+def increment_counter(model, key, window, expires_at):
+    """Add one to the ``(key, window)`` counter row of ``model`` (a ``RateCounter``) and
+    return the new count: one atomic upsert, so concurrent requests each count once."""
+    connection = _connection(model)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    key_column, window_column, count_column, expires_column = (
+        _column(model, name, connection) for name in ("key", "window", "count", "expires_at")
+    )
+    sql = (
+        f"INSERT INTO {table} ({key_column}, {window_column}, {count_column}, {expires_column}) "
+        f"VALUES (%s, %s, 1, %s) "
+        f"ON CONFLICT ({key_column}, {window_column}) "
+        f"DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
+        f"RETURNING {count_column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, window, expires_at])
+        return cursor.fetchone()[0]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from ..attribution import utm_from_query
 from ..exclusions import may_track
+from ..throttling import LEADS, client_address, hit, retry_after
 from ..visitor import cookie_visitor_id, logged_in_user
 from .blocks import REQUEST_ATTRIBUTE
 from .forms import FORM_MARKER, build_html_form, is_spam
@@ -16,8 +17,9 @@ from .submission import save_lead
 
 logger = logging.getLogger(__name__)
 
-# Set on the request when a valid lead could not be stored (the page answers 503).
-UNAVAILABLE_ATTRIBUTE = "_wagtail_experiments_lead_unavailable"
+# Set on the request, as (status, retry after seconds), when a lead was not stored because
+# the database could not (503) or the client's budget is used up (429).
+REFUSED_ATTRIBUTE = "_wagtail_experiments_lead_refused"
 
 
 def handle_lead_form_post(callback):
@@ -33,10 +35,10 @@ def handle_lead_form_post(callback):
             if response is not None:
                 return response
         response = callback(page, request, serve_args, serve_kwargs)
-        if getattr(request, UNAVAILABLE_ATTRIBUTE, False):
+        refused = getattr(request, REFUSED_ATTRIBUTE, None)
+        if refused is not None:
             # The form is shown again with its data and a message: nothing was stored.
-            response.status_code = 503
-            response["Retry-After"] = "5"
+            response.status_code, response["Retry-After"] = refused[0], str(refused[1])
         return response
 
     return inner
@@ -47,6 +49,14 @@ def _submit(page, request):
     if lead_form is None:
         return None
     form = build_html_form(lead_form, request.POST)
+    # Every attempt counts, from the same budget as the JSON lead endpoint.
+    if not hit(LEADS, client_address(request)):
+        form.is_valid()  # shows the data again, with any field errors
+        form.add_error(None, _("Too many submissions from your network just now: nothing was "
+                               "stored. Please try again in a minute."))
+        setattr(request, REQUEST_ATTRIBUTE, {lead_form.slug: form})
+        setattr(request, REFUSED_ATTRIBUTE, (429, round(retry_after(LEADS) or 60)))
+        return None
     if not form.is_valid():
         setattr(request, REQUEST_ATTRIBUTE, {lead_form.slug: form})
         return None
@@ -61,7 +71,7 @@ def _submit(page, request):
             form.add_error(None, _("Your details could not be sent just now: nothing was "
                                    "stored. Please try again in a moment."))
             setattr(request, REQUEST_ATTRIBUTE, {lead_form.slug: form})
-            setattr(request, UNAVAILABLE_ATTRIBUTE, True)
+            setattr(request, REFUSED_ATTRIBUTE, (503, 5))
             return None
     # Post/redirect/get, so reloading the result does not submit again.
     if lead_form.thank_you_page_id and lead_form.thank_you_page.live:

@@ -12,6 +12,7 @@ from ..models import Exposure
 from ..routing import get_route_table
 from ..sql import bounded_transaction
 from ..text import without_unstorable
+from ..throttling import LEAD_NOTIFICATIONS, hit
 from .forms import email_of, json_safe
 from .models import Lead
 
@@ -86,6 +87,12 @@ def notify(lead):
     """E-mail the form's notification addresses. Failures are logged without the lead's
     data: it is personal data and must never reach the logs."""
     lead_form = lead.form
+    if not hit(LEAD_NOTIFICATIONS, lead_form.pk):
+        # A flood of scripted leads must not become a flood of e-mail: the lead is kept
+        # (the admin lists it), only the message is skipped.
+        logger.warning("Lead %s stored without a notification: lead form %s is over "
+                       "LEAD_NOTIFICATION_LIMIT.", lead.pk, lead_form.pk)
+        return
     lines = [f"{name}: {value}" for name, value in lead.data.items()]
     try:
         send_mail(

@@ -2,6 +2,7 @@
 from ..leads.models import Lead, LeadForm, LeadFormField
 from .events import DailyRollup, Event, GoalCompletion
 from .experiments import Experiment, ExperimentQuerySet, Exposure, UTMAttribution, Variant
+from .throttling import RateCounter
 
 __all__ = [
     "DailyRollup",
@@ -13,6 +14,7 @@ __all__ = [
     "Lead",
     "LeadForm",
     "LeadFormField",
+    "RateCounter",
     "UTMAttribution",
     "Variant",
 ]
