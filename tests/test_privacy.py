@@ -116,7 +116,7 @@ def test_erase_by_visitor_removes_everything_of_that_visitor_only(demo):
 
 def test_erase_by_email_follows_the_leads_to_the_visitor(demo):
     visitor_id = person_with_history(demo, "b", "Person@X.test")
-    assert erase("--email", "person@x.test").endswith("1 leads.")
+    assert erase("--email", "person@x.test").endswith("1 leads, 0 UTM values.")
     assert not Exposure.objects.filter(visitor_id=visitor_id).exists()
     assert not Lead.objects.exists()
 
@@ -126,3 +126,39 @@ def test_erase_needs_a_valid_person():
         erase()
     with pytest.raises(CommandError, match="Not a visitor id"):
         erase("--visitor", "x")
+
+
+def test_utm_values_that_look_like_people_are_dropped_on_the_way_in(demo):
+    client = visitor_of(demo, "b")
+    client.get("/landing/?utm_source=ada%40example.com&utm_medium=%2B44%2020%207946%200958"
+               "&utm_campaign=spring-2026&utm_term=1234567")
+    exposure = Exposure.objects.get()
+    assert (exposure.utm_source, exposure.utm_medium) == ("", "")
+    assert (exposure.utm_campaign, exposure.utm_term) == ("spring-2026", "")
+    from wagtail_experiments.models import DailyRollup
+
+    assert set(DailyRollup.objects.values_list("utm_source", flat=True)) == {""}
+
+
+def test_erase_by_email_finds_every_email_field_and_scrubs_utm_values(demo):
+    from wagtail_experiments.models import DailyRollup, LeadForm
+
+    # A lead whose second e-mail field holds the address.
+    form = LeadForm.objects.get(slug="demo-lead")
+    Lead.objects.create(form=form, email="first@x.test",
+                        data={"email": "first@x.test", "other_email": "Ada@X.test"})
+    # Rows stored before e-mail-like UTM values were dropped on the way in.
+    visitor_id = person_with_history(demo, "b", "someone@x.test")
+    Exposure.objects.filter(visitor_id=visitor_id).update(utm_source="ada@x.test")
+    rollup = DailyRollup.objects.filter(goal=DailyRollup.EXPOSURES).first()
+    DailyRollup.objects.filter(pk=rollup.pk).update(utm_source="ada@x.test")
+    visitors_before = sum(DailyRollup.objects.filter(goal=DailyRollup.EXPOSURES)
+                          .values_list("visitors", flat=True))
+    output = erase("--email", "ada@x.test")
+    assert "1 leads" in output and "2 UTM values" in output
+    assert not Lead.objects.filter(data__other_email="Ada@X.test").exists()
+    assert not Exposure.objects.filter(utm_source__icontains="ada").exists()
+    assert not DailyRollup.objects.filter(utm_source__icontains="ada").exists()
+    # The anonymous counts still add up.
+    assert sum(DailyRollup.objects.filter(goal=DailyRollup.EXPOSURES)
+               .values_list("visitors", flat=True)) == visitors_before
