@@ -176,3 +176,19 @@ def test_the_xlsx_export_opens_with_every_row(hostile_leads, admin_client):
     sheet = workbook.active
     assert sheet.max_row == hostile_leads + 1  # the header
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+@pytest.mark.parametrize("user_agent", ["", "curl/8.5.0", "python-requests/2.32.3",
+                                        "Googlebot/2.1 (+http://www.google.com/bot.html)"])
+def test_events_from_bots_and_clients_without_a_user_agent_are_not_counted(demo, user_agent):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    client.get("/landing/")  # a real exposure, then a script replays its cookie
+    scripted = Client(HTTP_USER_AGENT=user_agent) if user_agent else Client()
+    scripted.cookies["wexp_vid"] = client.cookies["wexp_vid"].value
+    event = {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "e1"}
+    response = scripted.post(f"{API}/events", json.dumps(event), content_type="application/json")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 0 and "bot" in body["rejected"][0]["error"]
+    assert not Event.objects.exists()

@@ -23,7 +23,7 @@ from .assignment import is_valid_visitor_id
 from .attribution import utm_from_query
 from .compat import get_permission_policy, results_api_auth
 from .conf import get_setting
-from .exclusions import may_track
+from .exclusions import is_bot, may_track
 from .leads.forms import build_form
 from .leads.models import LeadForm
 from .leads.submission import save_lead
@@ -267,6 +267,12 @@ _EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_sc
 def post_events(request):
     events = parse_events(read_json_body(request))
     visitor_id = required_visitor_id(request)
+    if is_bot(request):
+        # As on pages: bots, and clients that send no User-Agent, are never counted. A
+        # front-end server forwards its visitor's User-Agent.
+        not_counted = "Not counted: the client is a bot or sent no User-Agent."
+        rejected = [{"index": index, "error": not_counted} for index in range(len(events))]
+        return Status(202, {"accepted": 0, "duplicates": 0, "rejected": rejected})
     served = {}
     if get_setting("EXPOSURE_MODE") == "client" and visitor_id == cookie_visitor_id(request):
         # The signed assignment cookie, not the payload, says which variant was served.
