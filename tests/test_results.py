@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test.utils import override_settings
 
 from wagtail_experiments.models import Exposure
 from wagtail_experiments.results import experiment_results
@@ -241,3 +242,21 @@ def test_the_leader_is_the_winner_when_there_is_one(demo):
         seed(demo, "c", days_ago(n), 3300, 1200)  # both certain to beat the control
     verdict = experiment_results(demo)["verdict"]
     assert verdict["winner"] == verdict["leader"] == "c"
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"RESULTS_MAX_UTM_SOURCES": 3})
+def test_many_utm_sources_show_the_top_ones_and_the_rest_as_other(demo):
+    """A flood of made-up sources cannot bloat the results: the top sources by visitors
+    one by one, the rest together; every total still adds up."""
+    seed(demo, "control", days_ago(0), 50, 5)  # no source
+    for index in range(40):
+        seed(demo, "b", days_ago(0), 100 - index, 1, source=f"src-{index:02d}")
+    results = experiment_results(demo)
+    rows = {row["utm_source"]: row for row in results["utm_sources"]}
+    assert list(rows) == ["", "src-00", "src-01", "src-02", "(other)"]
+    assert rows["(other)"]["visitors"] == sum(100 - index for index in range(3, 40))
+    assert rows["(other)"]["conversions"] == 37
+    assert sum(row["visitors"] for row in rows.values()) == 50 + sum(
+        100 - index for index in range(40))
+    variants = {v["key"]: v for v in results["variants"]}
+    assert variants["b"]["visitors"] == sum(100 - index for index in range(40))

@@ -51,6 +51,9 @@ DEFAULTS = {
     # or run, in milliseconds, before it gives up: a page is then served uncounted, and the
     # API answers 503. None: no bound.
     "TRACKING_DB_TIMEOUT_MS": 500,
+    # The results show this many UTM sources (those with the most visitors) one by one,
+    # and the rest together as "(other)".
+    "RESULTS_MAX_UTM_SOURCES": 20,
     # Maximum stored length of each utm_* value of the landing URL.
     "UTM_MAX_LENGTH": 100,
 }

@@ -17,6 +17,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from . import stats
+from .conf import get_setting
 from .models import DailyRollup, Event
 
 EXPOSURES = DailyRollup.EXPOSURES
@@ -36,11 +37,15 @@ class _Rollups:
         self._sums = defaultdict(lambda: [0, 0, 0.0])
         self._goals = defaultdict(set)
         self._days, self._sources = set(), set()
-        for variant_id, goal, day, source, visitors, events, value in (
+        rows = list(
             rows.values_list("variant_id", "goal", "day", "utm_source")
             .annotate(Sum("visitors"), Sum("events"), Sum("value_sum"))
             .order_by()
-        ):
+        )
+        shown = _top_sources(rows, get_setting("RESULTS_MAX_UTM_SOURCES"))
+        for variant_id, goal, day, source, visitors, events, value in rows:
+            if source not in shown:
+                source = OTHER_SOURCES
             for key in (
                 (goal, variant_id, None, None),
                 (goal, variant_id, "day", day),
@@ -71,10 +76,22 @@ class _Rollups:
         return sorted(self._goals[variant_id])
 
     def sources(self):
-        return sorted(self._sources)
+        return sorted(self._sources, key=lambda source: (source == OTHER_SOURCES, source))
 
     def days(self):
         return sorted(self._days)
+
+
+def _top_sources(rows, limit):
+    """The ``limit`` UTM sources with the most exposed visitors (and "", no source): the
+    rest are shown together as ``OTHER_SOURCES``, so a flood of made-up sources cannot
+    bloat the results."""
+    visitors = defaultdict(int)
+    for _variant_id, goal, _day, source, count, _events, _value in rows:
+        if goal == EXPOSURES:
+            visitors[source] += count
+    ranked = sorted(visitors, key=lambda source: (-visitors[source], source))
+    return {"", *ranked[:limit]} if limit else set(visitors) | {""}
 
 
 def experiment_results(experiment, goal=None, since=None, until=None):
@@ -191,6 +208,10 @@ def _daily(variants, goal, rollups):
             })
         series.append({"key": variant.key, "points": points})
     return series
+
+
+# The row of the UTM sources beyond ``RESULTS_MAX_UTM_SOURCES``.
+OTHER_SOURCES = "(other)"
 
 
 def _utm_breakdown(variants, goal, rollups):
