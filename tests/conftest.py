@@ -5,16 +5,18 @@ from django.test import Client
 from wagtail_experiments import routing
 
 CHROMIUM = "/usr/bin/chromium"
-# Debian's Chromium as this machine's probe runs it: headless, as root, no network chatter.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"
 )
+# Debian's Chromium as this machine's probe runs it: headless, as root, no network chatter.
+# The browser-wide user agent is a person's: headless Chromium calls itself HeadlessChrome,
+# a bot, and a page context's override does not reach beacons sent while a page unloads.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    f"--user-agent={BROWSER_UA}",
+]
 
 
 @pytest.fixture(autouse=True)

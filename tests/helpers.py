@@ -1,7 +1,11 @@
 """Shared helpers for tests that drive the sandbox's demo experiment."""
 
+from tests.settings import TEST_SERVER_KEY
 from wagtail_experiments import assignment
 from wagtail_experiments.visitor import ASSIGNMENT_SALT
+
+# Request headers of a front-end server that may name visitors (``visitor_id``).
+SERVER = {"HTTP_X_EXPERIMENTS_KEY": TEST_SERVER_KEY}
 
 VARIANT_HEADINGS = {
     "control": "Ship experiments, not opinions",

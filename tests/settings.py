@@ -25,5 +25,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-WAGTAIL_EXPERIMENTS = {}
+# The key with which tests act as a front-end server naming visitors (helpers.SERVER).
+TEST_SERVER_KEY = "test-server-key"
+WAGTAIL_EXPERIMENTS = {"SERVER_KEYS": [TEST_SERVER_KEY]}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

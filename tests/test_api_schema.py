@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from wagtail_experiments.api import api
 
 from .conftest import BROWSER_UA
-from .helpers import new_api_token, store_api_token
+from .helpers import SERVER, new_api_token, store_api_token
 
 API = "/_experiments/api"
 RESULTS = f"{API}/experiments/{{slug}}/results"
@@ -142,8 +142,8 @@ EXAMPLES = hypothesis.settings(
 def api_site(demo, settings, django_user_model):
     """The demo content without rate limit; the test visitors exposed to both experiments,
     one of them converted; API tokens of a superuser and of a user without permissions."""
-    settings.WAGTAIL_EXPERIMENTS = {"API_RATE_LIMIT": None}
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    settings.WAGTAIL_EXPERIMENTS = {**settings.WAGTAIL_EXPERIMENTS, "API_RATE_LIMIT": None}
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     for visitor_id in VISITORS:
         for query in ("path=/landing/", "experiment=home-banner"):
             response = client.get(f"{API}/assignment?{query}&visitor_id={visitor_id}")

@@ -15,7 +15,7 @@ from wagtail_experiments.assignment import new_visitor_id
 from wagtail_experiments.models import Event, Experiment, Exposure, Lead
 
 from .conftest import BROWSER_UA
-from .helpers import expected_key, visitor_in
+from .helpers import SERVER, expected_key, visitor_in
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_growthbook_sdk_fed_the_config_buckets_like_the_server(demo):
         variations=[variant["key"] for variant in landing["variants"]],
         weights=[variant["weight"] for variant in landing["variants"]],
     )
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     for _ in range(60):
         visitor_id = new_visitor_id()
         gb = GrowthBook(attributes={"id": visitor_id}).run(experiment)
@@ -104,7 +104,7 @@ def test_growthbook_sdk_fed_the_config_buckets_like_the_server(demo):
 
 
 def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     response, body = get_json(client, f"{API}/assignment?path=/landing/")
     assert response.status_code == 200
     visitor_id = body["visitor_id"]
@@ -115,8 +115,8 @@ def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(
     assert body["experiment"] == "landing-hero" and body["variant"] == key
     assert body["payload"] == {}
     # A draft variant's content is seen at the control URL, and fetched through find.
-    find = ("http://testserver/api/v2/pages/find/?html_path=%2Flanding%2F&expose=false"
-            f"&visitor_id={visitor_id}")
+    # A browser is known by its cookie: the find URL does not name it.
+    find = "http://testserver/api/v2/pages/find/?html_path=%2Flanding%2F&expose=false"
     assert body["page"] == (
         {"id": page.pk, "url": "http://localhost/landing/", "api_url": find}
         if key != "control" else
@@ -132,16 +132,16 @@ def test_assignment_for_a_cookie_caller_sets_the_cookie_and_counts_one_exposure(
 
 
 def test_assignment_for_a_named_visitor_and_expose_false(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     visitor_id = visitor_in(demo, "c")
     url = f"{API}/assignment?path=/landing/&visitor_id={visitor_id}"
     _, body = get_json(client, url + "&expose=false")
     assert (body["visitor_id"], body["variant"]) == (visitor_id, "c")
     assert not Exposure.objects.exists()
-    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER), url)
     assert body["variant"] == "c"
     assert Exposure.objects.get().visitor_id == visitor_id
-    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER), url)
     assert Exposure.objects.count() == 1
 
 
@@ -151,12 +151,12 @@ def test_a_named_visitor_keeps_the_variant_of_their_stored_exposure(demo):
         experiment=demo, variant=demo.variants.get(key="c"), visitor_id=visitor_id
     )
     url = f"{API}/assignment?path=/landing/&visitor_id={visitor_id}"
-    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), url)
+    _, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER), url)
     assert body["variant"] == "c"
 
 
 def test_landing_query_in_the_path_attributes_utm(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     _, body = get_json(client, f"{API}/assignment?path=/landing/%3Futm_source%3Dnewsletter")
     assert body["experiment"] == "landing-hero"
     assert Exposure.objects.get(visitor_id=body["visitor_id"]).utm_source == "newsletter"
@@ -178,7 +178,8 @@ def test_landing_query_in_the_path_attributes_utm(demo):
     ],
 )
 def test_assignment_errors_are_clear_and_store_nothing(demo, query, status):
-    response, body = get_json(Client(HTTP_USER_AGENT=BROWSER_UA), f"{API}/assignment?{query}")
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
+    response, body = get_json(server, f"{API}/assignment?{query}")
     assert response.status_code == status, body
     if status != 200:
         assert body["detail"]
@@ -192,7 +193,7 @@ def test_assignment_of_a_code_level_experiment_returns_the_payload(demo):
     flag = Experiment.objects.get(slug="home-banner")
     visitor_id = visitor_in(flag, "banner")
     _, body = get_json(
-        Client(HTTP_USER_AGENT=BROWSER_UA),
+        Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER),
         f"{API}/assignment?experiment=home-banner&visitor_id={visitor_id}",
     )
     assert body["variant"] == "banner" and body["page"] is None
@@ -204,7 +205,7 @@ def test_bots_and_editors_get_the_control_uncounted(demo, admin_user):
     _, body = get_json(Client(HTTP_USER_AGENT="Googlebot/2.1"), f"{API}/assignment?path=/landing/")
     assert (body["visitor_id"], body["experiment"]) == (None, None)
     assert body["page"]["id"] == demo.control_page_id
-    editor = Client(HTTP_USER_AGENT=BROWSER_UA)
+    editor = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     editor.force_login(admin_user)
     _, body = get_json(editor, f"{API}/assignment?path=/landing/")
     assert body["experiment"] is None
@@ -216,7 +217,7 @@ def test_bots_and_editors_get_the_control_uncounted(demo, admin_user):
 
 def test_events_and_leads_accept_a_named_visitor(demo):
     visitor_id = visitor_in(demo, "b")
-    server = Client(HTTP_USER_AGENT=BROWSER_UA)
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     get_json(server, f"{API}/assignment?path=/landing/&visitor_id={visitor_id}")
     server.cookies.clear()
     response = server.post(
@@ -251,7 +252,7 @@ def test_api_v2_find_returns_the_visitors_variant(demo):
     detail format, while its id stays unknown to the rest of the API."""
     visitor_id = visitor_in(demo, "b")
     variant_page = demo.variants.get(key="b").page
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     response = client.get(f"/api/v2/pages/find/?html_path=/landing/&visitor_id={visitor_id}")
     assert response.status_code == 200
     body = json.loads(response.content)
@@ -264,8 +265,12 @@ def test_api_v2_find_returns_the_visitors_variant(demo):
     assert response["X-Experiment-Variant"] == "landing-hero=b"
     assert "private" in response["Cache-Control"]
     assert Exposure.objects.get(visitor_id=visitor_id).variant.key == "b"
-    # The cookie now names the visitor: the next find needs no parameter.
-    again = json.loads(client.get("/api/v2/pages/find/?html_path=/landing/").content)
+    # A server names the visitor each time: its responses set no visitor cookie.
+    assert "wexp_vid" not in response.cookies
+    # A browser is known by its cookie.
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    browser.cookies["wexp_vid"] = visitor_id
+    again = json.loads(browser.get("/api/v2/pages/find/?html_path=/landing/").content)
     assert again["id"] == variant_page.pk
     # Outside its experiment the draft is not in the API: no detail, no listing entry.
     assert client.get(f"/api/v2/pages/{variant_page.pk}/").status_code == 404
@@ -280,7 +285,7 @@ def test_api_v2_find_serves_the_pinned_revision_not_later_edits(demo):
     page = demo.variants.get(key="b").page.specific
     page.body[0].value["heading"] = "Edited after the start"
     page.save_revision()
-    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(
+    response = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER).get(
         f"/api/v2/pages/find/?html_path=/landing/&visitor_id={visitor_id}&fields=body"
     )
     body = json.loads(response.content)
@@ -288,13 +293,13 @@ def test_api_v2_find_serves_the_pinned_revision_not_later_edits(demo):
 
 
 def test_api_v2_find_without_a_visitor_is_plain_wagtail(demo):
-    response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/api/v2/pages/find/?html_path=/landing/")
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
+    response = server.get("/api/v2/pages/find/?html_path=/landing/")
     assert response["Location"].startswith(
         f"http://localhost/api/v2/pages/{demo.control_page_id}/"
     )
     assert not Exposure.objects.exists()
-    bad = Client().get("/api/v2/pages/find/?html_path=/landing/&visitor_id=bad")
-    assert bad.status_code == 400
+    assert server.get("/api/v2/pages/find/?html_path=/landing/&visitor_id=bad").status_code == 400
 
 
 # Results ------------------------------------------------------------------------------------
@@ -428,7 +433,7 @@ def test_cors_allows_listed_origins_with_credentials_only(demo):
 
 
 def test_assignment_answers_are_never_shared_by_caches(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     client.get(f"{API}/assignment?path=/landing/")
     again = client.get(f"{API}/assignment?path=/landing/")  # sets no cookie this time
     assert not again.cookies
@@ -446,7 +451,7 @@ def test_prefetches_get_the_control_and_no_cookie(demo):
 def test_the_experiment_is_found_like_the_middleware_finds_it(demo, settings):
     from wagtail.models import Site
 
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     assert get_json(client, f"{API}/assignment?path=/landing")[1]["experiment"] == "landing-hero"
     assert get_json(client, f"{API}/assignment?path=/landing/more/")[0].status_code == 404
     # Another site serving the same tree: the experiment runs on the control page's site only.
@@ -481,22 +486,25 @@ def test_a_page_experiment_without_its_control_page_is_not_served(demo):
     assert demo.control_page_id is None and not demo.is_code_level
     assert "landing-hero" not in get_route_table().by_slug
     response, _ = get_json(
-        Client(HTTP_USER_AGENT=BROWSER_UA), f"{API}/assignment?experiment=landing-hero"
+        Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER), f"{API}/assignment?experiment=landing-hero"
     )
     assert response.status_code == 404
 
 
 def test_a_server_follows_the_assignments_api_url_to_the_pinned_content(demo):
-    """A front-end server with no cookies: the api_url names the visitor, and the landing
-    URL's query (UTM parameters) does not make find miss the page."""
-    server = Client(HTTP_USER_AGENT=BROWSER_UA)
-    for _ in range(20):
-        _, body = get_json(server, f"{API}/assignment?path=/landing/%3Futm_source%3Dgoogle")
-        server.cookies.clear()
+    """A front-end server naming the visitor: the api_url names them too (the server sends
+    its key), and the landing URL's query (UTM parameters) does not make find miss the
+    page."""
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
+    for _ in range(40):
+        visitor_id = new_visitor_id()
+        _, body = get_json(server, f"{API}/assignment?path=/landing/%3Futm_source%3Dgoogle"
+                                   f"&visitor_id={visitor_id}")
         if body["variant"] != "control":
             break
+    assert "visitor_id=" in body["page"]["api_url"]
     assert body["variant"] in ("b", "c")
-    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(
+    response = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER).get(
         body["page"]["api_url"].removeprefix("http://testserver")
     )
     assert response.status_code == 200

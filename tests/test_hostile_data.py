@@ -12,7 +12,7 @@ from wagtail_experiments.models import Event, Lead, LeadForm
 from wagtail_experiments.results import experiment_results
 
 from .conftest import BROWSER_UA
-from .helpers import visitor_in
+from .helpers import SERVER, visitor_in
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +192,50 @@ def test_events_from_bots_and_clients_without_a_user_agent_are_not_counted(demo,
     body = response.json()
     assert body["accepted"] == 0 and "bot" in body["rejected"][0]["error"]
     assert not Event.objects.exists()
+
+
+# Naming a visitor is for servers ----------------------------------------------------------
+
+
+def test_a_browser_cannot_name_a_visitor_or_have_its_cookie_replaced(demo):
+    """A chosen id chooses the variant (the hash seed is public), and a cross-site link
+    to the API used to replace the visitor's cookie with one of the attacker's choosing."""
+    chosen = visitor_in(demo, "c")
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    browser.cookies["wexp_vid"] = own = visitor_in(demo, "b")
+    for url, method in (
+        (f"{API}/assignment?path=/landing/&visitor_id={chosen}", "get"),
+        (f"{API}/events?visitor_id={chosen}", "post"),
+        (f"{API}/leads?visitor_id={chosen}", "post"),
+        (f"/api/v2/pages/find/?html_path=/landing/&visitor_id={chosen}", "get"),
+    ):
+        if method == "get":
+            response = browser.get(url)
+        else:
+            body = {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "1"}
+            response = browser.post(url, json.dumps(body), content_type="application/json")
+        assert response.status_code == 403, url
+        assert "wexp_vid" not in response.cookies, url
+        assert browser.cookies["wexp_vid"].value == own
+    assert not Event.objects.exists() and not Lead.objects.exists()
+    from wagtail_experiments.models import Exposure
+
+    assert not Exposure.objects.exists()
+
+
+def test_a_wrong_server_key_is_refused_and_a_right_one_sets_no_cookie(demo):
+    chosen = visitor_in(demo, "c")
+    url = f"{API}/assignment?path=/landing/&visitor_id={chosen}"
+    wrong = Client(HTTP_USER_AGENT=BROWSER_UA, HTTP_X_EXPERIMENTS_KEY="guess")
+    assert wrong.get(url).status_code == 403
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
+    response = server.get(url)
+    assert response.status_code == 200 and response.json()["variant"] == "c"
+    assert not response.cookies  # the server's response is not the visitor's browser
+
+
+def test_without_server_keys_nobody_may_name_a_visitor(demo, settings):
+    settings.WAGTAIL_EXPERIMENTS = {}
+    server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
+    assert server.get(f"{API}/assignment?path=/landing/&visitor_id={visitor_in(demo, 'b')}"
+                      ).status_code == 403

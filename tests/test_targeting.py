@@ -11,7 +11,7 @@ from wagtail_experiments.models import Experiment, Exposure
 from wagtail_experiments.targeting import Targeting, TargetingContext, device_class, split_list
 
 from .conftest import BROWSER_UA
-from .helpers import served_key, visitor_in
+from .helpers import SERVER, served_key, visitor_in
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -95,7 +95,7 @@ def test_rules_are_part_of_the_published_config(mobile_only):
 @pytest.mark.django_db
 def test_assignment_api_applies_the_rules_to_the_landing_url(mobile_only):
     visitor_id = visitor_in(mobile_only, "c")
-    client = Client(HTTP_USER_AGENT=IPHONE, HTTP_ACCEPT_LANGUAGE="en")
+    client = Client(HTTP_USER_AGENT=IPHONE, HTTP_ACCEPT_LANGUAGE="en", **SERVER)
     url = f"/_experiments/api/assignment?visitor_id={visitor_id}&path=/landing/"
     assert json.loads(client.get(url).content)["variant"] is None
     body = json.loads(client.get(url + "%3Futm_source%3Dads").content)
@@ -110,7 +110,7 @@ def test_site_rule_of_a_code_level_experiment(demo):
     other = Site.objects.create(hostname="other.example", root_page=demo.control_page)
     flag.target_site = other
     flag.save()
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     response = client.get("/")
     assert get_variant(response.wsgi_request, "home-banner") is None
     assert not Exposure.objects.filter(experiment=flag).exists()

@@ -11,7 +11,7 @@ from wagtail.models import Page, PageViewRestriction
 from wagtail_experiments.models import Exposure
 
 from .conftest import BROWSER_UA
-from .helpers import served_heading, visitor_in
+from .helpers import SERVER, served_heading, visitor_in
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +24,10 @@ def restricted_page(demo, which):
 
 
 def visitor_of_b(demo):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     client.cookies["wexp_vid"] = visitor_in(demo, "b")
     # Build the route table before the restriction exists: adding one must invalidate it.
-    assert served_heading(Client(HTTP_USER_AGENT=BROWSER_UA).get("/landing/")) is not None
+    assert served_heading(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER).get("/landing/")) is not None
     Exposure.objects.all().delete()
     return client
 
@@ -91,7 +91,7 @@ def test_variant_restriction_leaves_the_control_arm_alone(demo):
         restriction_type=PageViewRestriction.PASSWORD,
         password="secret",
     )
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     client.cookies["wexp_vid"] = visitor_in(demo, "control")
     assert served_heading(client.get("/landing/")) == "control"
 
@@ -135,7 +135,7 @@ def test_the_assignment_api_reveals_and_counts_nothing_past_a_restriction(demo, 
     assert (body["experiment"], body["variant"]) == (None, None)
     assert body["page"]["id"] == demo.control_page_id
     # A server naming the visitor has no session that passed the password either.
-    named = assignment(Client(HTTP_USER_AGENT=BROWSER_UA), visitor_in(demo, "b"))
+    named = assignment(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER), visitor_in(demo, "b"))
     assert (named["experiment"], named["page"]["id"]) == (None, demo.control_page_id)
     assert not Exposure.objects.exists()
 
@@ -203,6 +203,6 @@ def test_a_promoted_winner_is_not_revealed_past_the_control_restriction(demo):
         page=restricted_page(demo, "control"), restriction_type=PageViewRestriction.PASSWORD,
         password="open sesame",
     )
-    body = assignment(Client(HTTP_USER_AGENT=BROWSER_UA))
+    body = assignment(Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER))
     assert (body["experiment"], body["variant"]) == (None, None)
     assert body["page"]["id"] == demo.control_page_id

@@ -49,7 +49,13 @@ from .schemas import (
     has_control_characters,
 )
 from .throttling import ASSIGNMENT, CONFIG, EVENTS, LEADS, EndpointThrottle
-from .visitor import Visitor, cookie_visitor_id, logged_in_user
+from .visitor import (
+    SERVER_KEY_HEADER,
+    Visitor,
+    cookie_visitor_id,
+    is_trusted_server,
+    logged_in_user,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -75,8 +81,19 @@ api = NinjaAPI(
 CONFIG_MAX_AGE = 60
 VISITOR_ID_DESCRIPTION = (
     "For server-to-server calls (a front-end server acting for a visitor): the visitor's "
-    "id (21 characters, A-Z a-z 0-9 _ -) instead of the wexp_vid cookie."
+    "id (21 characters, A-Z a-z 0-9 _ -) instead of the wexp_vid cookie. Only with the "
+    "X-Experiments-Key header holding one of the site's SERVER_KEYS (else 403): a browser "
+    "that could name any id could choose its variant."
 )
+SERVER_KEY_DESCRIPTION = "One of the site's SERVER_KEYS: required with visitor_id."
+
+
+def _visitor_id_parameters():
+    return [
+        _visitor_id_parameter(),
+        {"name": SERVER_KEY_HEADER, "in": "header", "required": False,
+         "description": SERVER_KEY_DESCRIPTION, "schema": {"type": "string"}},
+    ]
 
 
 def _visitor_id_parameter():
@@ -192,9 +209,20 @@ def parse_events(payload):
 
 
 def named_visitor_id(request):
-    """The ``visitor_id`` query parameter, checked; "" when absent."""
+    """The ``visitor_id`` query parameter, checked; "" when absent. Only a server with one
+    of the ``SERVER_KEYS`` may name a visitor."""
     visitor_id = request.GET.get("visitor_id", "")
-    if visitor_id and not is_valid_visitor_id(visitor_id):
+    if not visitor_id:
+        return ""
+    if not is_trusted_server(request):
+        raise ApiError(
+            403,
+            f"visitor_id is for servers acting for a visitor: send the {SERVER_KEY_HEADER} "
+            "header with one of the site's SERVER_KEYS. Browsers are identified by their "
+            "cookie.",
+            [{"field": "visitor_id", "message": "not allowed without a server key"}],
+        )
+    if not is_valid_visitor_id(visitor_id):
         raise ApiError(
             400,
             "Malformed visitor_id: expected 21 characters from A-Z a-z 0-9 _ -.",
@@ -261,7 +289,7 @@ _EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_sc
             "required": True,
             "content": {"application/json": {"schema": _EVENTS_BODY_SCHEMA}},
         },
-        "parameters": [_visitor_id_parameter()],
+        "parameters": _visitor_id_parameters(),
     },
 )
 def post_events(request):
@@ -297,8 +325,8 @@ def _lead_form_errors(form):
 @api.post(
     "/leads",
     response={
-        201: LeadCreated, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut,
-        503: ErrorOut,
+        201: LeadCreated, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
+        429: ErrorOut, 503: ErrorOut,
     },
     throttle=[EndpointThrottle(LEADS)],
     summary="Submit a lead",
@@ -316,7 +344,7 @@ def _lead_form_errors(form):
                 }
             },
         },
-        "parameters": [_visitor_id_parameter()],
+        "parameters": _visitor_id_parameters(),
     },
 )
 def post_lead(request):
@@ -371,7 +399,10 @@ def get_experiments_config(request):
 
 @api.get(
     "/assignment",
-    response={200: AssignmentOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+    response={
+        200: AssignmentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut,
+        503: ErrorOut,
+    },
     throttle=[EndpointThrottle(ASSIGNMENT)],
     summary="A visitor's assignment",
     description=(
@@ -383,7 +414,7 @@ def get_experiments_config(request):
         "(prefetching, cache warming). A path outside any experiment returns its page with "
         "`experiment: null`; 404 only when no page exists."
     ),
-    openapi_extra={"parameters": [_visitor_id_parameter()]},
+    openapi_extra={"parameters": _visitor_id_parameters()},
 )
 def get_assignment(
     request, path: str | None = None, experiment: str | None = None, expose: bool = True

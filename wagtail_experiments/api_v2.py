@@ -16,6 +16,7 @@ and without either the page stays as it is.
 
 from __future__ import annotations
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
@@ -23,7 +24,7 @@ from wagtail.api.v2.views import PagesAPIViewSet
 from . import headless
 from .assignment import is_valid_visitor_id
 from .middleware import VARIANT_HEADER, mark_per_visitor
-from .visitor import cookie_visitor_id
+from .visitor import SERVER_KEY_HEADER, cookie_visitor_id, is_trusted_server
 
 _EXPERIMENT_PARAMETERS = frozenset(["visitor_id", "expose"])
 
@@ -43,7 +44,13 @@ class ExperimentFindMixin:
         # The Django request under DRF's: the middleware reads the visitor from it to set
         # the cookies.
         request = getattr(request, "_request", request)
-        visitor_id = request.GET.get("visitor_id") or cookie_visitor_id(request)
+        named = request.GET.get("visitor_id")
+        if named and not is_trusted_server(request):
+            raise PermissionDenied(
+                f"visitor_id is for servers acting for a visitor: send the {SERVER_KEY_HEADER} "
+                "header with one of the site's SERVER_KEYS."
+            )
+        visitor_id = named or cookie_visitor_id(request)
         if visitor_id and not is_valid_visitor_id(visitor_id):
             raise BadRequestError("visitor_id must be 21 characters from A-Z a-z 0-9 _ -")
         expose = request.GET.get("expose", "true").lower()

@@ -44,6 +44,10 @@ DEFAULTS = {
     "CONSENT_CHECK": None,
     # Treat "DNT: 1" and "Sec-GPC: 1" as a refusal (with or without consent mode).
     "HONOUR_DO_NOT_TRACK": False,
+    # Secrets of the servers (front-end servers, edge workers) allowed to name the visitor
+    # they act for with ``visitor_id``, sent in the X-Experiments-Key header. Empty: nobody
+    # may; browsers never can (a chosen id would choose the variant).
+    "SERVER_KEYS": [],
     # URL namespace of the site's Wagtail API v2 router (WagtailAPIRouter("wagtailapi")),
     # for the ``api_url`` of pages in assignment responses.
     "PAGES_API_NAMESPACE": "wagtailapi",

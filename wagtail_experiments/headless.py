@@ -170,14 +170,15 @@ def page_urls(request, result, path):
     """(url, api_url) of the page an assignment serves. A variant's content is served at
     the control URL: its own page is usually a draft, with no public URL or API detail, so
     ``api_url`` is then the variant-aware API v2 ``find`` for ``path`` (its pinned content,
-    for this visitor, without counting again: it names the visitor, so that a server
-    fetching it without the visitor's cookies gets the same variant)."""
+    for this visitor, without counting again). For a server that named the visitor it
+    names them too; a browser is known by its cookie."""
     variant = result.variant_served
     if variant is None:
         return result.page.get_full_url(request), _api_url(request, "detail", args=[result.page.pk])
     # Only the path: find looks up pages by path, and the query was the landing URL's.
     query = {"html_path": urlsplit(path).path, "expose": "false"}
-    if result.visitor is not None:
+    if result.visitor is not None and not result.visitor.sets_cookies:
+        # A server named the visitor: it names them again (with its key) to fetch this.
         query["visitor_id"] = result.visitor.id
     find = _api_url(request, "find")
     return variant.url or result.control_url, None if find is None else f"{find}?{urlencode(query)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.crypto import constant_time_compare
 
 from .assignment import is_valid_visitor_id, new_visitor_id
 from .conf import get_setting
@@ -18,6 +19,20 @@ def cookie_visitor_id(request):
     """The visitor id of the request's cookie if it is one we could have issued, else ""."""
     visitor_id = request.COOKIES.get(get_setting("VISITOR_COOKIE"), "")
     return visitor_id if is_valid_visitor_id(visitor_id) else ""
+
+
+# The header with which a server naming a visitor (``visitor_id``) authenticates.
+SERVER_KEY_HEADER = "X-Experiments-Key"
+
+
+def is_trusted_server(request):
+    """Whether the request carries one of the ``SERVER_KEYS``: only such a caller (a
+    front-end server, an edge worker) may name the visitor it acts for. A browser that
+    could name any visitor id could choose its variant, since the hash seed is public."""
+    presented = request.headers.get(SERVER_KEY_HEADER, "")
+    return bool(presented) and any(
+        constant_time_compare(presented, key) for key in get_setting("SERVER_KEYS") or ()
+    )
 
 
 def logged_in_user(request):
@@ -46,6 +61,7 @@ class Visitor:
         self._id_cookie_stale = is_new if id_cookie_stale is None else id_cookie_stale
         self._assignments_changed = False
         self._kept = False
+        self.sets_cookies = True
 
     @classmethod
     def from_request(cls, request):
@@ -71,9 +87,11 @@ class Visitor:
             visitor_id,
             assignments,
             is_new=False,
-            id_cookie_stale=not own_cookie,
+            id_cookie_stale=False,
             unexposed=unexposed,
         )
+        # The caller is a server, not the visitor's browser: its response sets no cookie.
+        visitor.sets_cookies = False
         request._wagtail_experiments_visitor = visitor
         return visitor
 
@@ -127,7 +145,9 @@ class Visitor:
 
     @property
     def has_cookie_changes(self):
-        return self._assignments_changed or (self._kept and self._id_cookie_stale)
+        return self.sets_cookies and (
+            self._assignments_changed or (self._kept and self._id_cookie_stale)
+        )
 
     def write_cookies(self, response, request, *, known_experiment_ids):
         """Set whichever cookie changed; a returning visitor's response sets none."""
