@@ -108,7 +108,11 @@ WAGTAIL_SITE_NAME = "Experiments sandbox"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
-WAGTAIL_EXPERIMENTS = {}
+WAGTAIL_EXPERIMENTS = {
+    # Servers that may name visitors (visitor_id, with the X-Experiments-Key header): none,
+    # unless EXPERIMENTS_SERVER_KEYS (comma-separated secrets) says otherwise.
+    "SERVER_KEYS": [key for key in os.environ.get("EXPERIMENTS_SERVER_KEYS", "").split(",") if key],
+}
 
 # Headless front ends on other origins (django-cors-headers): only these origins may call
 # the experiments API and Wagtail's API v2 from a browser, with the visitor's cookies.
