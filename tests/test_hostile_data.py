@@ -239,3 +239,51 @@ def test_without_server_keys_nobody_may_name_a_visitor(demo, settings):
     server = Client(HTTP_USER_AGENT=BROWSER_UA, **SERVER)
     assert server.get(f"{API}/assignment?path=/landing/&visitor_id={visitor_in(demo, 'b')}"
                       ).status_code == 403
+
+
+# Found by review: corners of the same rules --------------------------------------------------
+
+
+def test_xml_noncharacters_are_refused_too(demo):
+    body = json.dumps({"form": "demo-lead", "data": {"name": "Ada\uffff", "email": "a@x.test"}})
+    response = lead_visitor(demo).post(LEADS, body, content_type="application/json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("query", ["path=//[abc", "path=/[x"])
+def test_paths_and_urls_that_do_not_parse_are_a_400(demo, query):
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(f"{API}/assignment?{query}")
+    assert response.status_code in (400, 404)
+    event = {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "1",
+             "url": "http://[x/"}
+    response = lead_visitor(demo).post(f"{API}/events", json.dumps(event),
+                                      content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_an_email_longer_than_stored_is_a_field_error_on_both_databases(demo):
+    address = "a" * 250 + "@x.test"
+    body = json.dumps({"form": "demo-lead", "data": {"name": "Ada", "email": address}})
+    response = lead_visitor(demo).post(LEADS, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "data.email"
+
+
+def test_a_bots_lead_is_kept_but_counts_in_no_experiment(demo):
+    from wagtail_experiments.models import GoalCompletion
+
+    scripted = Client()  # no User-Agent
+    scripted.cookies["wexp_vid"] = visitor_in(demo, "b")
+    body = json.dumps({"form": "demo-lead", "data": {"name": "Bot", "email": "b@x.test"}})
+    assert scripted.post(LEADS, body, content_type="application/json").status_code == 201
+    lead = Lead.objects.get()
+    assert lead.visitor_id == "" and not lead.variants.exists()
+    assert not GoalCompletion.objects.exists() and not Event.objects.exists()
+
+
+def test_lead_rows_written_by_other_code_export(demo, admin_client):
+    Lead.objects.create(form=LeadForm.objects.get(slug="demo-lead"), data=["not", "a", "dict"])
+    for export in ("csv", "xlsx"):
+        response = admin_client.get(f"/admin/experiments/leads/?export={export}")
+        assert response.status_code == 200
+        b"".join(response.streaming_content)

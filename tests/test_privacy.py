@@ -130,11 +130,14 @@ def test_erase_needs_a_valid_person():
 
 def test_utm_values_that_look_like_people_are_dropped_on_the_way_in(demo):
     client = visitor_of(demo, "b")
-    client.get("/landing/?utm_source=ada%40example.com&utm_medium=%2B44%2020%207946%200958"
-               "&utm_campaign=spring-2026&utm_term=1234567")
+    long_address = "a" * 88 + "ada%40example.com"  # cut at 100 characters, it would not look
+    client.get(f"/landing/?utm_source={long_address}&utm_medium=%2B44%2020%207946%200958"
+               "&utm_campaign=sale-2026-11-29&utm_term=call%20020%207946%200958%20now"
+               "&utm_content=tel%3A%2B442079460958")
     exposure = Exposure.objects.get()
     assert (exposure.utm_source, exposure.utm_medium) == ("", "")
-    assert (exposure.utm_campaign, exposure.utm_term) == ("spring-2026", "")
+    assert (exposure.utm_campaign, exposure.utm_term, exposure.utm_content) == (
+        "sale-2026-11-29", "", "")
     from wagtail_experiments.models import DailyRollup
 
     assert set(DailyRollup.objects.values_list("utm_source", flat=True)) == {""}

@@ -47,6 +47,7 @@ from .schemas import (
     ResultsOut,
     Slug,
     has_control_characters,
+    is_parsable_url,
 )
 from .throttling import ASSIGNMENT, CONFIG, EVENTS, LEADS, EndpointThrottle
 from .visitor import (
@@ -361,7 +362,11 @@ def post_lead(request):
     lead = save_lead(
         lead_form,
         form.cleaned_data,
-        visitor_id=(visitor_id or cookie_visitor_id(request)) if may_track(request) else "",
+        # A bot's (or an untracked visitor's) lead is kept, but counts in no experiment.
+        visitor_id=(
+            (visitor_id or cookie_visitor_id(request))
+            if may_track(request) and not is_bot(request) else ""
+        ),
         referrer=request.headers.get("Referer", ""),
         user_id=user_id(request),
         utm=utm_from_query(request.GET),
@@ -422,7 +427,8 @@ def get_assignment(
     if (path is None) == (experiment is None):
         raise ApiError(400, "Give either path or experiment.")
     if path is not None and (
-        not path.startswith("/") or len(path) > 2000 or has_control_characters(path)
+        not path.startswith("/") or path.startswith("//") or len(path) > 2000
+        or has_control_characters(path) or not is_parsable_url(path)
     ):
         invalid = {"field": "path", "message": "invalid"}
         raise ApiError(400, "path must be a URL path starting with /.", [invalid])

@@ -11,14 +11,20 @@ UTM_PARAMETERS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_c
 # UTM values are campaign names, not people: a value that looks like an e-mail address or
 # a phone number is personal data that a careless link put there, and is dropped.
 _EMAIL_LIKE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]{7,}$")
+# A run of digits, spaces, dots, dashes and brackets, anywhere in the value...
+_DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s().\-]*\d")
+# ...holding this many digits at least: phone numbers with their area code do; dates
+# ("2026-11-29") and most campaign numbers do not.
+_PHONE_DIGITS = 9
 
 
 def looks_personal(value):
-    """Whether ``value`` looks like an e-mail address or a phone number."""
-    digits = sum(char.isdigit() for char in value)
-    return bool(_EMAIL_LIKE.search(value)) or (
-        digits >= 7 and bool(_PHONE_LIKE.match(value.strip()))
+    """Whether ``value`` looks like it holds an e-mail address or a phone number."""
+    if _EMAIL_LIKE.search(value):
+        return True
+    return any(
+        sum(char.isdigit() for char in run) >= _PHONE_DIGITS
+        for run in _DIGIT_RUN.findall(value)
     )
 
 
@@ -28,8 +34,10 @@ def clean_utm_value(value):
     printable = "".join(
         char for char in str(value) if unicodedata.category(char)[0] not in ("C",)
     )
-    cleaned = printable.strip()[: get_setting("UTM_MAX_LENGTH")]
-    return "" if looks_personal(cleaned) else cleaned
+    # Checked before cutting: a cut address would no longer look like one.
+    if looks_personal(printable):
+        return ""
+    return printable.strip()[: get_setting("UTM_MAX_LENGTH")]
 
 
 def utm_from_query(query):

@@ -51,13 +51,13 @@ def _leads_naming(email):
 
 
 def _scrub_utm_values(email):
-    """Blank UTM values equal to ``email`` (stored before such values were dropped on the
+    """Blank UTM values holding ``email`` (stored before such values were dropped on the
     way in); rollup rows are merged into the blank-source row of their key."""
     scrubbed = 0
     for model in (Exposure, Event, Lead):
         for name in UTM_PARAMETERS:
-            scrubbed += model.objects.filter(**{f"{name}__iexact": email}).update(**{name: ""})
-    rollups = list(DailyRollup.objects.filter(utm_source__iexact=email))
+            scrubbed += model.objects.filter(**{f"{name}__icontains": email}).update(**{name: ""})
+    rollups = list(DailyRollup.objects.filter(utm_source__icontains=email))
     add_to_counters(DailyRollup, ROLLUP_KEY, ROLLUP_COUNTERS, [
         {"experiment": row.experiment_id, "variant": row.variant_id, "goal": row.goal,
          "day": row.day, "utm_source": "",

@@ -7,6 +7,7 @@ import json
 import math
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from ninja import Schema
 from pydantic import (
@@ -45,6 +46,15 @@ def _iso_date_only(value):
 
 
 IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date_only)]
+
+
+def is_parsable_url(text):
+    """Whether ``urlsplit`` accepts ``text`` (it refuses e.g. "http://[x/")."""
+    try:
+        urlsplit(text)
+    except ValueError:
+        return False
+    return True
 
 
 def has_control_characters(text):
@@ -127,7 +137,9 @@ class EventIn(Schema):
     @field_validator("url")
     @classmethod
     def printable_url(cls, url):
-        if url is not None and (has_control_characters(url) or not is_storable(url)):
+        if url is not None and (
+            has_control_characters(url) or not is_storable(url) or not is_parsable_url(url)
+        ):
             raise ValueError("url must not contain control characters")
         return url
 

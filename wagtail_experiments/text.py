@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab, line feed and carriage return; and unpaired UTF-16 surrogates, which
-# no UTF-8 database or file can hold.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# C0 controls but tab, line feed and carriage return; unpaired UTF-16 surrogates, which no
+# UTF-8 database or file can hold; and U+FFFE/U+FFFF, which XML (so XLSX) cannot.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # Spreadsheet programs run a cell starting with these as a formula, also after leading
 # blanks, and also in their full-width forms.

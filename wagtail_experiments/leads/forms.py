@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from ..text import first_unstorable_field
@@ -13,6 +14,8 @@ FORM_MARKER = "wexp_lead_form"
 # A field people never see (hidden by CSS, skipped by assistive technology) but form-filling
 # bots do fill in; a submission that fills it is dropped as if it succeeded.
 HONEYPOT = "wexp_website"
+# The longest e-mail address a lead stores (Lead.email).
+EMAIL_MAX_LENGTH = 254
 
 
 class StorableTextMixin:
@@ -32,7 +35,14 @@ class StorableTextMixin:
 def build_form(lead_form, data=None, *, prefix=None):
     """A bound or unbound Django form for ``lead_form``'s fields."""
     form_class = type("LeadSubmissionForm", (StorableTextMixin, lead_form.get_form_class()), {})
-    return form_class(data, prefix=prefix)
+    form = form_class(data, prefix=prefix)
+    for field in form.fields.values():
+        if isinstance(field, forms.EmailField):
+            # What Lead.email stores: a longer address is a field error, not a database one.
+            field.max_length = EMAIL_MAX_LENGTH
+            field.validators.append(MaxLengthValidator(EMAIL_MAX_LENGTH))
+            field.widget.attrs["maxlength"] = str(EMAIL_MAX_LENGTH)
+    return form
 
 
 def build_html_form(lead_form, data=None):

@@ -131,6 +131,8 @@ class Lead(UTMAttribution):
 
     @admin.display(description=_("Submitted data"))
     def data_summary(self):
+        if not isinstance(self.data, dict):  # rows written by other code
+            return str(self.data)
         return "; ".join(f"{name}: {value}" for name, value in self.data.items())
 
     @admin.display(description=_("Variants"))

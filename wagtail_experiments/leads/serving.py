@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from ..attribution import utm_from_query
-from ..exclusions import may_track
+from ..exclusions import is_bot, may_track
 from ..throttling import LEADS, client_address, hit, retry_after
 from ..visitor import cookie_visitor_id, logged_in_user
 from .blocks import REQUEST_ATTRIBUTE
@@ -84,7 +84,10 @@ def _save(lead_form, form, page, request, user):
         lead_form,
         form.cleaned_data,
         # Without consent the lead is kept, but not tied to the visitor's browsing.
-        visitor_id=cookie_visitor_id(request) if may_track(request) else "",
+        # A bot's lead is kept too, but counts in no experiment.
+        visitor_id=(
+            cookie_visitor_id(request) if may_track(request) and not is_bot(request) else ""
+        ),
         page_id=page.pk,
         referrer=request.headers.get("Referer", ""),
         user_id=user.pk if user else None,
