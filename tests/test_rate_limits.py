@@ -163,3 +163,13 @@ def test_concurrent_clients_get_exactly_the_budget(live_server, caches):
     assert statuses.count(202) == LIMIT
     assert statuses.count(429) == CLIENTS * REQUESTS - LIMIT
     assert Event.objects.filter(experiment=demo).count() == LIMIT
+
+
+@pytest.mark.django_db
+@override_settings(WAGTAIL_EXPERIMENTS={"API_RATE_LIMIT": "2/m"})
+def test_api_v2_find_draws_on_the_assignment_budget(demo):
+    client = exposed(demo)
+    statuses = [client.get("/api/v2/pages/find/?html_path=/landing/").status_code
+                for _ in range(3)]
+    assert statuses[:2] != [429, 429] and statuses[2] == 429
+    assert client.get(f"{API}/assignment?path=/landing/").status_code == 429

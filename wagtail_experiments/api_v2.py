@@ -16,12 +16,12 @@ and without either the page stays as it is.
 
 from __future__ import annotations
 
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.response import Response
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
 
-from . import headless
+from . import headless, throttling
 from .assignment import is_valid_visitor_id
 from .middleware import VARIANT_HEADER, mark_per_visitor
 from .visitor import SERVER_KEY_HEADER, cookie_visitor_id, is_trusted_server
@@ -56,6 +56,9 @@ class ExperimentFindMixin:
         expose = request.GET.get("expose", "true").lower()
         if expose not in ("true", "false"):
             raise BadRequestError("expose must be true or false")
+        # Bucketing (and counting) a visitor draws on the assignment API's budget.
+        if not throttling.hit(throttling.ASSIGNMENT, throttling.client_address(request)):
+            raise Throttled(wait=throttling.retry_after(throttling.ASSIGNMENT))
         result = headless.assignment_for_path(
             request,
             request.GET["html_path"],
