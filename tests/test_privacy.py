@@ -106,7 +106,8 @@ def erase(*args):
 def test_erase_by_visitor_removes_everything_of_that_visitor_only(demo):
     visitor_id = person_with_history(demo, "b", "b@x.test")
     other = person_with_history(demo, "c", "c@x.test")
-    assert erase("--visitor", visitor_id) == (
+    # "--visitor=<id>": an id may start with "-", which argparse would take for an option.
+    assert erase(f"--visitor={visitor_id}") == (
         "Removed 1 exposures, 2 events, 2 goal completions, 1 leads."
     )
     for model in (Exposure, Event, GoalCompletion, Lead):
@@ -165,3 +166,7 @@ def test_erase_by_email_finds_every_email_field_and_scrubs_utm_values(demo):
     # The anonymous counts still add up.
     assert sum(DailyRollup.objects.filter(goal=DailyRollup.EXPOSURES)
                .values_list("visitors", flat=True)) == visitors_before
+
+
+def test_erase_takes_a_visitor_id_starting_with_a_dash(db):
+    assert erase("--visitor=-AAAAAAAAAAAAAAAAAAAA").startswith("Removed 0 exposures")

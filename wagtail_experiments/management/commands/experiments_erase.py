@@ -11,7 +11,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--visitor", action="append", default=[], help="A visitor id.")
+        parser.add_argument(
+            "--visitor", action="append", default=[],
+            help="A visitor id; write --visitor=<id>, as an id may start with '-'.",
+        )
         parser.add_argument("--email", help="An e-mail address submitted in lead forms.")
 
     def handle(self, *args, visitor, email, **options):
