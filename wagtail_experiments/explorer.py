@@ -39,10 +39,9 @@ def _roles_by_page(user):
         else "experiments:results" if policy.user_has_permission(user, "view")
         else None
     )
-    serving = [Experiment.Status.SCHEDULED, Experiment.Status.RUNNING, Experiment.Status.PAUSED]
     variants = (
         Variant.objects.filter(
-            Q(experiment__status__in=serving)
+            Q(experiment__status__in=Experiment.SERVING_STATUSES)
             | Q(experiment__serve_winner=True, experiment__winner_id=F("pk")),
             page__isnull=False,
         )

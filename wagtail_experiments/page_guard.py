@@ -18,19 +18,13 @@ from wagtail.models import Page
 from wagtail.signals import page_slug_changed, page_unpublished, post_page_move
 
 
-def _serving_statuses():
-    from .models import Experiment
-
-    return [Experiment.Status.SCHEDULED, Experiment.Status.RUNNING, Experiment.Status.PAUSED]
-
-
 def experiments_serving(pages):
     """[(experiment, variant or None for the control role, page)] for the scheduled,
     running and paused experiments that serve any of ``pages`` (a Page queryset)."""
     from .models import Experiment, Variant
 
     page_ids = pages.values("pk")  # a subquery: a large subtree stays one query
-    statuses = _serving_statuses()
+    statuses = Experiment.SERVING_STATUSES
     uses = [
         (experiment, None, experiment.control_page)
         for experiment in Experiment.objects.filter(

@@ -99,9 +99,7 @@ class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
         other content at the control URL at once: it needs what starting needs. Wagtail
         saves inside a transaction, so a refusal leaves nothing changed."""
         experiment = super().save_instance()
-        serving = (Experiment.Status.SCHEDULED, Experiment.Status.RUNNING,
-                   Experiment.Status.PAUSED)
-        serves = experiment.status in serving or experiment.serve_winner
+        serves = experiment.status in Experiment.SERVING_STATUSES or experiment.serve_winner
         if serves and experiment.served_pages() != self.served_pages_before:
             experiment.check_user_may_serve(self.request.user)
             # A variant now showing another page serves that page's latest revision.

@@ -69,6 +69,10 @@ class Experiment(ClusterableModel):
         COMPLETED = "completed", _("Completed")
         ARCHIVED = "archived", _("Archived")
 
+    # Statuses in which the experiment serves its pages, will (scheduled) or may again
+    # (paused): page changes pause it, and its pages are tagged in the explorer.
+    SERVING_STATUSES = (Status.SCHEDULED, Status.RUNNING, Status.PAUSED)
+
     name = models.CharField(_("name"), max_length=255)
     slug = models.SlugField(
         _("slug"),
@@ -525,8 +529,7 @@ class Experiment(ClusterableModel):
         """Serve each variant page's latest saved content from now on (the "Update variant
         content" action): what editors changed since the start reaches visitors only
         through this, logged. Needs what starting needs (``check_user_may_serve``)."""
-        self._require_status(_("update the variant content of"), self.Status.SCHEDULED,
-                             self.Status.RUNNING, self.Status.PAUSED)
+        self._require_status(_("update the variant content of"), *self.SERVING_STATUSES)
         if user is not None:
             self.check_user_may_serve(user)
         changed = {}
@@ -549,7 +552,7 @@ class Experiment(ClusterableModel):
     def pause_because(self, reason):
         """Stop serving an experiment whose pages changed under it (``reason`` says how),
         whether it was running, scheduled or already paused. Returns whether it did."""
-        if self.status not in (self.Status.SCHEDULED, self.Status.RUNNING, self.Status.PAUSED):
+        if self.status not in self.SERVING_STATUSES:
             return False
         if reason in self.pause_reason:
             return False  # the same change, reported again
