@@ -26,7 +26,7 @@ from .conf import get_setting
 from .exclusions import is_bot, may_track
 from .leads.forms import build_form
 from .leads.models import LeadForm
-from .leads.submission import save_lead
+from .leads.submission import attributed_visitor_id, save_lead
 from .middleware import PERSONALISED
 from .models import Experiment
 from .public_config import running_experiments_config
@@ -52,6 +52,7 @@ from .schemas import (
 from .throttling import ASSIGNMENT, CONFIG, EVENTS, LEADS, EndpointThrottle
 from .visitor import (
     SERVER_KEY_HEADER,
+    SERVER_KEY_REQUIRED,
     Visitor,
     cookie_visitor_id,
     is_trusted_server,
@@ -218,9 +219,7 @@ def named_visitor_id(request):
     if not is_trusted_server(request):
         raise ApiError(
             403,
-            f"visitor_id is for servers acting for a visitor: send the {SERVER_KEY_HEADER} "
-            "header with one of the site's SERVER_KEYS. Browsers are identified by their "
-            "cookie.",
+            SERVER_KEY_REQUIRED,
             [{"field": "visitor_id", "message": "not allowed without a server key"}],
         )
     if not is_valid_visitor_id(visitor_id):
@@ -362,11 +361,7 @@ def post_lead(request):
     lead = save_lead(
         lead_form,
         form.cleaned_data,
-        # A bot's (or an untracked visitor's) lead is kept, but counts in no experiment.
-        visitor_id=(
-            (visitor_id or cookie_visitor_id(request))
-            if may_track(request) and not is_bot(request) else ""
-        ),
+        visitor_id=attributed_visitor_id(request, visitor_id or cookie_visitor_id(request)),
         referrer=request.headers.get("Referer", ""),
         user_id=user_id(request),
         utm=utm_from_query(request.GET),

@@ -24,7 +24,7 @@ from wagtail.api.v2.views import PagesAPIViewSet
 from . import headless, throttling
 from .assignment import is_valid_visitor_id
 from .middleware import VARIANT_HEADER, mark_per_visitor
-from .visitor import SERVER_KEY_HEADER, cookie_visitor_id, is_trusted_server
+from .visitor import SERVER_KEY_REQUIRED, cookie_visitor_id, is_trusted_server
 
 _EXPERIMENT_PARAMETERS = frozenset(["visitor_id", "expose"])
 
@@ -46,10 +46,7 @@ class ExperimentFindMixin:
         request = getattr(request, "_request", request)
         named = request.GET.get("visitor_id")
         if named and not is_trusted_server(request):
-            raise PermissionDenied(
-                f"visitor_id is for servers acting for a visitor: send the {SERVER_KEY_HEADER} "
-                "header with one of the site's SERVER_KEYS."
-            )
+            raise PermissionDenied(SERVER_KEY_REQUIRED)
         visitor_id = named or cookie_visitor_id(request)
         if visitor_id and not is_valid_visitor_id(visitor_id):
             raise BadRequestError("visitor_id must be 21 characters from A-Z a-z 0-9 _ -")

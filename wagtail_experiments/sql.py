@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from django.db import connections, router, transaction
 
+from .conf import get_setting
+
 
 def _connection(model):
     return connections[router.db_for_write(model)]
@@ -117,6 +119,12 @@ def bounded_transaction(model, milliseconds):
         if bounded and nested:
             with connection.cursor() as cursor:
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
+
+
+def tracking_transaction(model):
+    """``bounded_transaction`` for the writes and lookups of tracking (exposures, events,
+    leads, rate counters), bounded by the ``TRACKING_DB_TIMEOUT_MS`` setting."""
+    return bounded_transaction(model, get_setting("TRACKING_DB_TIMEOUT_MS"))
 
 
 def increment_counter(model, key, window, expires_at):

@@ -97,12 +97,12 @@ def _count(key, window, seconds):
 
 def _count_in_database(key, window, seconds):
     from .models import RateCounter
-    from .sql import bounded_transaction, increment_counter
+    from .sql import increment_counter, tracking_transaction
 
     now = int(time.time())
     # Bounded like tracking writes, and a savepoint inside a request's own transaction: a
     # locked counter table lets the request through quickly instead of holding it up.
-    with bounded_transaction(RateCounter, get_setting("TRACKING_DB_TIMEOUT_MS")):
+    with tracking_transaction(RateCounter):
         if random.random() < _CLEANUP_SHARE:
             RateCounter.objects.filter(expires_at__lt=now).delete()
         return increment_counter(RateCounter, key, window, expires_at=now + seconds)

@@ -14,10 +14,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from .attribution import utm_from_query
-from .conf import get_setting
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .routing import get_route_table
-from .sql import add_to_counters, bounded_transaction, insert_ignoring_conflicts
+from .sql import add_to_counters, insert_ignoring_conflicts, tracking_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
         experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id, **(utm or {})
     )
     try:
-        with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
+        with tracking_transaction(Exposure):
             if not insert_ignoring_conflicts(
                 Exposure, [exposure], ["experiment", "visitor_id"], returning=["id"]
             ):
@@ -59,7 +58,7 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
 def recorded_variant_id(experiment_id, visitor_id):
     """The variant of the visitor's stored exposure to the experiment, or None. Bounded
     like the writes: a locked table raises ``OperationalError`` instead of waiting."""
-    with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
+    with tracking_transaction(Exposure):
         return _recorded_variant_id(experiment_id, visitor_id)
 
 
@@ -105,7 +104,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None):
     slugs = {event.experiment for event in events}
     if served_variants:
         _expose_on_impression(events, visitor_id, served_variants)
-    with bounded_transaction(Exposure, get_setting("TRACKING_DB_TIMEOUT_MS")):
+    with tracking_transaction(Exposure):
         exposures = _exposures_by_slug(visitor_id, slugs)
     candidates = []
     for index, event in enumerate(events):
@@ -185,7 +184,7 @@ def _store_events(rows):
     # lock unique-index entries in the same order.
     unique = {(row.experiment_id, row.visitor_id, row.event_id): row for row in reversed(rows)}
     rows = [unique[key] for key in sorted(unique)]
-    with bounded_transaction(Event, get_setting("TRACKING_DB_TIMEOUT_MS")):
+    with tracking_transaction(Event):
         inserted = {
             (experiment_id, event_id)
             for experiment_id, event_id in insert_ignoring_conflicts(

@@ -23,6 +23,11 @@ def cookie_visitor_id(request):
 
 # The header with which a server naming a visitor (``visitor_id``) authenticates.
 SERVER_KEY_HEADER = "X-Experiments-Key"
+# Why ``visitor_id`` is refused without one, on every endpoint that takes it.
+SERVER_KEY_REQUIRED = (
+    f"visitor_id is for servers acting for a visitor: send the {SERVER_KEY_HEADER} header "
+    "with one of the site's SERVER_KEYS. Browsers are identified by their cookie."
+)
 
 
 def is_trusted_server(request):

@@ -7,13 +7,12 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from ..attribution import utm_from_query
-from ..exclusions import is_bot, may_track
 from ..throttling import LEADS, client_address, hit, retry_after
 from ..visitor import cookie_visitor_id, logged_in_user
 from .blocks import REQUEST_ATTRIBUTE
 from .forms import FORM_MARKER, build_html_form, is_spam
 from .models import LeadForm
-from .submission import save_lead
+from .submission import attributed_visitor_id, save_lead
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +82,7 @@ def _save(lead_form, form, page, request, user):
     save_lead(
         lead_form,
         form.cleaned_data,
-        # Without consent the lead is kept, but not tied to the visitor's browsing.
-        # A bot's lead is kept too, but counts in no experiment.
-        visitor_id=(
-            cookie_visitor_id(request) if may_track(request) and not is_bot(request) else ""
-        ),
+        visitor_id=attributed_visitor_id(request, cookie_visitor_id(request)),
         page_id=page.pk,
         referrer=request.headers.get("Referer", ""),
         user_id=user.pk if user else None,

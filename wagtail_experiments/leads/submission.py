@@ -7,10 +7,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .. import tracking
-from ..conf import get_setting
+from ..decisions import is_excluded
 from ..models import Exposure
 from ..routing import get_route_table
-from ..sql import bounded_transaction
+from ..sql import tracking_transaction
 from ..text import without_unstorable
 from ..throttling import LEAD_NOTIFICATIONS, hit
 from .forms import email_of, json_safe
@@ -19,12 +19,19 @@ from .models import Lead
 logger = logging.getLogger(__name__)
 
 
+def attributed_visitor_id(request, visitor_id):
+    """The visitor a lead is attributed to: ``visitor_id``, unless the request is one that
+    is never counted (a bot, a visitor without consent; ``is_excluded``), whose lead is
+    kept but counts in no experiment."""
+    return "" if is_excluded(request) else visitor_id
+
+
 def save_lead(lead_form, cleaned_data, **details):
     """Store a valid submission, attributed to every running experiment the visitor was
     exposed to, and count it as a conversion of the form's goal in each (once per visitor).
     Within ``TRACKING_DB_TIMEOUT_MS`` on PostgreSQL: a ``DatabaseError`` means nothing was
     stored."""
-    with bounded_transaction(Lead, get_setting("TRACKING_DB_TIMEOUT_MS")):
+    with tracking_transaction(Lead):
         return _save_lead(lead_form, cleaned_data, **details)
 
 
