@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .traffic import BROWSER_USER_AGENT, EXPERIMENT_SLUG, HOST, REQUEST_TIMEOUT_SECONDS
 
 EVENTS_PATH = "/_experiments/api/events"
+# The baseline of the capacity ratio: a database-free endpoint (``benchmarks.urls``).
+NO_DATABASE_PATH = "/_bench/no-database"
 # The API's maximum per request.
 BATCH_SIZE = 100
 # Concurrent clients posting batches for this long; batches answered in the first seconds
@@ -27,6 +29,11 @@ VISITORS_PER_BATCH_CLIENT = 4
 SINGLE_CLIENTS = 20
 SINGLE_REQUESTS = 100
 SINGLE_WARMUP = 5
+# The paced run: this long at half the measured single-event capacity, by one client per
+# visitor, the first seconds not counted.
+PACED_SECONDS = 12.0
+PACED_WARMUP_SECONDS = 2.0
+PACED_CLIENTS = 20
 BATCH_VISITORS = BATCH_CLIENTS * VISITORS_PER_BATCH_CLIENT
 SINGLE_VISITORS = SINGLE_CLIENTS
 
@@ -103,14 +110,18 @@ def _post_batches(port, visitors, deadline):
     return answered, accepted
 
 
-def single_event_latency(port, visitors):
+def single_event_latency(port, visitors, path=EVENTS_PATH, prefix="single"):
     """``SINGLE_CLIENTS`` clients each posting ``SINGLE_REQUESTS`` single events as fast as
-    they are answered, each request timed on the client; one visitor per client."""
+    they are answered, each request timed on the client; one visitor per client. With
+    ``path`` the database-free baseline endpoint, the same load measures what the workers
+    answer without the database. ``prefix`` keeps event ids of separate runs apart."""
     if len(visitors) != SINGLE_VISITORS:
         raise ValueError(f"single-event clients need {SINGLE_VISITORS} visitors")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=SINGLE_CLIENTS) as pool:
-        futures = [pool.submit(_post_singles, port, visitor) for visitor in visitors]
+        futures = [
+            pool.submit(_post_singles, port, visitor, path, prefix) for visitor in visitors
+        ]
         results = [future.result() for future in futures]
     return SingleEventLatency(
         latencies_ms=[latency for latencies, _accepted in results for latency in latencies],
@@ -120,16 +131,66 @@ def single_event_latency(port, visitors):
     )
 
 
-def _post_singles(port, visitor):
+def _post_singles(port, visitor, path, prefix):
     connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_SECONDS)
     latencies, accepted = [], 0
     try:
         for number in range(SINGLE_REQUESTS):
-            body = _click(f"single-{number}")
+            body = _click(f"{prefix}-{number}")
             started = time.perf_counter()
-            accepted += _post(connection, visitor, body)
+            accepted += _post(connection, visitor, body, path)
             if number >= SINGLE_WARMUP:
                 latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        connection.close()
+    return latencies, accepted
+
+
+@dataclass(frozen=True)
+class PacedLatency:
+    """Single events sent on a fixed schedule (an open loop) at ``rate`` requests/s."""
+
+    rate: float
+    # From each request's scheduled moment to its answer: a request that had to wait for
+    # an earlier one on its client counts that wait, as a visitor's would.
+    latencies_ms: list
+    accepted: int
+
+    def percentile(self, percent):
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[percent - 1]
+
+
+def paced_single_events(port, visitors, rate):
+    """One client per visitor, together sending ``rate`` single events per second for
+    ``PACED_SECONDS`` (the first ``PACED_WARMUP_SECONDS`` not counted), evenly spread."""
+    clients = len(visitors)
+    start = time.monotonic() + 0.2
+    interval = clients / rate
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        futures = [
+            pool.submit(_post_paced, port, visitor, start + index / rate, interval)
+            for index, visitor in enumerate(visitors)
+        ]
+        results = [future.result() for future in futures]
+    return PacedLatency(
+        rate=rate,
+        latencies_ms=[latency for latencies, _accepted in results for latency in latencies],
+        accepted=sum(accepted for _latencies, accepted in results),
+    )
+
+
+def _post_paced(port, visitor, first, interval):
+    connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_SECONDS)
+    latencies, accepted = [], 0
+    deadline = first + PACED_SECONDS
+    try:
+        number = 0
+        while (scheduled := first + number * interval) < deadline:
+            time.sleep(max(0.0, scheduled - time.monotonic()))
+            accepted += _post(connection, visitor, _click(f"paced-{number}"))
+            if scheduled >= first + PACED_WARMUP_SECONDS:
+                latencies.append((time.monotonic() - scheduled) * 1000)
+            number += 1
     finally:
         connection.close()
     return latencies, accepted
@@ -139,13 +200,13 @@ def _click(event_id):
     return {"type": "click", "experiment": EXPERIMENT_SLUG, "goal": "cta", "id": event_id}
 
 
-def _post(connection, visitor, payload):
+def _post(connection, visitor, payload, path=EVENTS_PATH):
     """POST one request for ``visitor`` (its own cookies); returns the events accepted,
     which must be all of them."""
     sent = len(payload["events"]) if "events" in payload else 1
     connection.request(
         "POST",
-        EVENTS_PATH,
+        path,
         body=json.dumps(payload).encode(),
         headers={
             "Content-Type": "application/json",

@@ -29,7 +29,7 @@ class ResultsTiming:
 def create_results_experiment(template, days):
     """A paused copy of ``template`` (its pages and weights) that ran for ``days`` days:
     nothing serves it, so it leaves the template's serving alone."""
-    from wagtail_experiments.models import Experiment, Variant
+    from wagtail_experiments.models import Experiment, Goal, Variant
 
     now = timezone.now()
     experiment = Experiment(
@@ -54,6 +54,10 @@ def create_results_experiment(template, days):
             sort_order=variant.sort_order,
         )
         for variant in template.ordered_variants()
+    ]
+    experiment.goals = [
+        Goal(name=goal.name, kind=goal.kind, max_value=goal.max_value, sort_order=goal.sort_order)
+        for goal in template.goals.all()
     ]
     experiment.save()
     return Experiment.objects.get(pk=experiment.pk)

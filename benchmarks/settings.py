@@ -7,3 +7,6 @@ from sandbox_site.settings import *  # noqa: F403
 from sandbox_site.settings import WAGTAIL_EXPERIMENTS as SANDBOX_EXPERIMENTS
 
 WAGTAIL_EXPERIMENTS = {**SANDBOX_EXPERIMENTS, "API_RATE_LIMIT": None}
+
+# The sandbox's URLs and the database-free baseline endpoint of the ingestion figures.
+ROOT_URLCONF = "benchmarks.urls"

@@ -3,6 +3,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from wagtail_experiments import routing
+from wagtail_experiments.rollup_sources import forget_admitted_sources
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_UA = (
@@ -21,13 +22,15 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Each test starts from an empty cache and no in-process route table: data of a
-    rolled-back test must not leak through them."""
+    """Each test starts from an empty cache, no in-process route table and no admitted
+    UTM sources: data of a rolled-back test must not leak through them."""
     cache.clear()
     routing._state.table = None
+    forget_admitted_sources()
     yield
     cache.clear()
     routing._state.table = None
+    forget_admitted_sources()
 
 
 @pytest.fixture

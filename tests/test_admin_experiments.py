@@ -29,7 +29,14 @@ def new_pages(demo):
     return pages
 
 
-def experiment_form(control, variants, **fields):
+def experiment_form(control, variants, goals=(), **fields):
+    """The edit form's POST data; ``goals`` are (name, kind, max value) to declare, or
+    stored ``Goal`` rows (an edit form shows them)."""
+    goals = [
+        (goal.pk, goal.name, goal.kind, goal.max_value or "") if hasattr(goal, "pk")
+        else ("", *goal)
+        for goal in goals
+    ]
     data = {
         "name": "Offer test", "slug": "offer-test", "hypothesis": "", "control_page": control.pk,
         "coverage": "100", "primary_goal": "lead", "method": "sequential", "alpha": "0.05",
@@ -37,8 +44,17 @@ def experiment_form(control, variants, **fields):
         "starts_at": "", "ends_at": "",
         "variants-TOTAL_FORMS": str(len(variants)), "variants-INITIAL_FORMS": "0",
         "variants-MIN_NUM_FORMS": "2", "variants-MAX_NUM_FORMS": "1000",
+        "goals-TOTAL_FORMS": str(len(goals)),
+        "goals-INITIAL_FORMS": str(sum(1 for pk, *_ in goals if pk)),
+        "goals-MIN_NUM_FORMS": "0", "goals-MAX_NUM_FORMS": "1000",
         **fields,
     }
+    for index, (pk, name, kind, max_value) in enumerate(goals):
+        data.update({
+            f"goals-{index}-name": name, f"goals-{index}-kind": kind,
+            f"goals-{index}-max_value": max_value, f"goals-{index}-ORDER": str(index),
+            f"goals-{index}-id": pk, f"goals-{index}-DELETE": "",
+        })
     for index, (key, page, weight, is_control) in enumerate(variants):
         data.update({
             f"variants-{index}-key": key, f"variants-{index}-label": "",
@@ -100,7 +116,7 @@ def test_editing_fixes_a_broken_experiment(new_pages, admin_client):
         control, [("control", control, 50, True), ("b", other, 50, False)]
     ))
     experiment = Experiment.objects.get(slug="offer-test")
-    data = experiment_form(control, [], name="Renamed")
+    data = experiment_form(control, [], experiment.goals.all(), name="Renamed")
     data.update({"variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "2"})
     for index, variant in enumerate(experiment.ordered_variants()):
         data.update({

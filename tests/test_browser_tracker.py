@@ -79,9 +79,9 @@ def test_track_api_sends_custom_events_with_fresh_ids(site, page):
 
 def test_events_survive_navigating_away(site, page):
     open_landing(page, site)
-    page.evaluate("() => window.wagtailExperiments.track('leaving')")
+    page.evaluate("() => window.wagtailExperiments.track('signup')")
     page.goto(f"{site.url}/")  # before the batching delay has passed
-    assert wait_for(lambda: Event.objects.filter(goal="leaving").exists())
+    assert wait_for(lambda: Event.objects.filter(goal="signup").exists())
 
 
 @override_settings(WAGTAIL_EXPERIMENTS={"EXPOSURE_MODE": "client"})

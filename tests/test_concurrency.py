@@ -12,7 +12,15 @@ from django.db.models import Sum
 from django.test.utils import override_settings
 
 from wagtail_experiments.assignment import new_visitor_id
-from wagtail_experiments.models import DailyRollup, Event, Exposure, GoalCompletion, Lead
+from wagtail_experiments.models import (
+    DailyRollup,
+    Event,
+    Experiment,
+    Exposure,
+    Goal,
+    GoalCompletion,
+    Lead,
+)
 
 from .conftest import BROWSER_UA
 
@@ -57,6 +65,10 @@ def expose(site, visitor_ids):
 
 @NO_RATE_LIMIT
 def test_20000_events_with_replays_from_concurrent_clients(site):
+    demo = Experiment.objects.get(slug="landing-hero")
+    for n in range(5):
+        demo.goals.add(Goal(name=f"goal-{n}", max_value=1))
+    demo.save()
     visitors = [new_visitor_id() for _ in range(50)]
     expose(site, visitors)
     rng = random.Random(2026)

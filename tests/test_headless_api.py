@@ -58,6 +58,13 @@ def test_config_publishes_what_edge_workers_need(demo):
         ],
         "targeting": {"utm_source": [], "utm_medium": [], "utm_campaign": [], "device": [],
                       "locale": []},
+        "goals": [
+            {"name": "lead", "kind": "server", "max_value": None},
+            {"name": "cta", "kind": "event", "max_value": None},
+            {"name": "signup", "kind": "event", "max_value": None},
+            {"name": "video-played", "kind": "event", "max_value": 3600.0},
+            {"name": "purchase", "kind": "revenue", "max_value": 5000.0},
+        ],
     }
     banner = config_of("home-banner")
     assert banner["path"] is banner["url"] is banner["site"] is None

@@ -100,3 +100,44 @@ def test_0004_pins_the_live_content_of_served_variants():
         assert pinned[("w", "b")] == live_revision["winner"]
     finally:
         migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0006_declares_the_primary_goal_and_the_goals_seen():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
+    try:
+        old = migrate([(APP, "0005_rate_counters")])
+        Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
+        Rollup, Event_ = old.get_model(APP, "DailyRollup"), old.get_model(APP, "Event")
+        LeadForm = old.get_model(APP, "LeadForm")
+        LeadForm.objects.create(name="Signup", slug="signup-form", goal="signup")
+        experiment = Experiment_.objects.create(name="E", slug="e", primary_goal="cta")
+        variant = Variant.objects.create(experiment=experiment, key="control", weight=100,
+                                         is_control=True)
+        seen = {"signup": 9, "purchase": 5, "bad name!": 50, "cta": 3}
+        seen.update({f"junk-{n:02}": 1 for n in range(30)})
+        for goal, visitors in seen.items():
+            Rollup.objects.create(experiment=experiment, variant=variant, goal=goal,
+                                  day="2026-11-01", visitors=visitors, events=visitors)
+        Event_.objects.create(experiment=experiment, variant=variant, visitor_id="v",
+                              event_id="1", type="conversion", goal="purchase", value=12)
+        Event_.objects.create(experiment=experiment, variant=variant, visitor_id="v",
+                              event_id="2", type="conversion", goal="signup", value=3)
+        Event_.objects.create(experiment=experiment, variant=variant, visitor_id="v",
+                              event_id="3", type="conversion", goal="cta", value=0)
+        for index, value in enumerate((24_999.5, 120)):
+            Event_.objects.create(experiment=experiment, variant=variant, visitor_id="v",
+                                  event_id=f"big-{index}", type="conversion", goal="junk-00",
+                                  value=value)
+
+        new = migrate([(APP, "0006_declared_goals")])
+        goals = list(new.get_model(APP, "Goal").objects.filter(experiment_id=experiment.pk)
+                     .order_by("sort_order").values_list("name", "kind", "max_value"))
+        assert goals[:4] == [
+            ("cta", "event", None), ("signup", "server", None), ("purchase", "revenue", None),
+            ("junk-00", "revenue", 25_000),  # its largest value, above the default bound
+        ]
+        # At most 20 goals seen, by converting visitors; invalid names are left out.
+        assert len(goals) == 21 and "bad name!" not in [name for name, *_ in goals]
+    finally:
+        migrate(latest)

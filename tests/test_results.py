@@ -93,15 +93,15 @@ def _expose_and_track(demo, visitor_id, key, utm_source, events):
 
 
 def test_results_count_conversions_once_per_visitor_with_values_goals_and_sources(demo):
-    lead = ("conversion", "lead", 10.0)
+    purchase = ("conversion", "purchase", 10.0)
     cta = ("click", "cta", None)
-    _expose_and_track(demo, "v1", "control", "newsletter", [lead, lead, cta])
+    _expose_and_track(demo, "v1", "control", "newsletter", [purchase, purchase, cta])
     _expose_and_track(demo, "v2", "control", "", [cta])
-    _expose_and_track(demo, "v3", "b", "newsletter", [lead])
+    _expose_and_track(demo, "v3", "b", "newsletter", [purchase])
     _expose_and_track(demo, "v4", "b", "ads", [])
-    _expose_and_track(demo, "v5", "c", "ads", [("conversion", "lead", 5.5), cta, cta])
+    _expose_and_track(demo, "v5", "c", "ads", [("conversion", "purchase", 5.5), cta, cta])
 
-    results = experiment_results(demo)
+    results = experiment_results(demo, goal="purchase")
     by_key = {variant["key"]: variant for variant in results["variants"]}
     assert (results["visitors"], results["conversions"]) == (5, 3)
     assert [(k, v["visitors"], v["conversions"], v["conversion_events"], v["conversion_value"])
@@ -112,7 +112,7 @@ def test_results_count_conversions_once_per_visitor_with_values_goals_and_source
     ]
     assert by_key["control"]["goals"] == {
         "cta": {"conversions": 2, "events": 2, "value": 0.0},
-        "lead": {"conversions": 1, "events": 2, "value": 20.0},
+        "purchase": {"conversions": 1, "events": 2, "value": 20.0},
     }
     sources = {row["utm_source"]: row for row in results["utm_sources"]}
     assert {s: (r["visitors"], r["conversions"], r["conversion_value"])
@@ -260,3 +260,30 @@ def test_many_utm_sources_show_the_top_ones_and_the_rest_as_other(demo):
         100 - index for index in range(40))
     variants = {v["key"]: v for v in results["variants"]}
     assert variants["b"]["visitors"] == sum(100 - index for index in range(40))
+
+
+@override_settings(WAGTAIL_EXPERIMENTS={"ROLLUP_MAX_UTM_SOURCES": 3})
+def test_rollups_count_the_first_utm_sources_and_later_new_ones_as_other(demo):
+    """Capped when written, through the page path: made-up sources cannot add rollup rows
+    without bound. A visitor's own exposure keeps the source it landed with, and its
+    events roll up under the same name as its exposure."""
+    from django.db.models import Sum
+    from django.test import Client
+
+    from wagtail_experiments.models import DailyRollup, Exposure
+
+    from .conftest import BROWSER_UA
+
+    for index in range(8):
+        client = Client(HTTP_USER_AGENT=BROWSER_UA)
+        assert client.get("/landing/", {"utm_source": f"src-{index}"}).status_code == 200
+        client.post("/_experiments/api/events", {"type": "click", "experiment": "landing-hero",
+                                                  "goal": "cta", "id": "e"},
+                    content_type="application/json")
+    sources = set(DailyRollup.objects.values_list("utm_source", flat=True))
+    assert sources == {"src-0", "src-1", "src-2", "(other)"}
+    exposures = DailyRollup.objects.filter(goal="", utm_source="(other)")
+    assert exposures.aggregate(Sum("visitors"))["visitors__sum"] == 5
+    clicks = DailyRollup.objects.filter(goal="cta", utm_source="(other)")
+    assert clicks.aggregate(Sum("visitors"))["visitors__sum"] == 5
+    assert Exposure.objects.filter(utm_source="src-7").exists()

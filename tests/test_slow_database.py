@@ -165,3 +165,37 @@ def test_a_locked_rate_counter_table_lets_requests_through_quickly(demo, tmp_pat
                 f"{API}/events", json.dumps(event), content_type="application/json"))
     assert response.status_code == 202
     assert seconds < LOCK_SECONDS / 4
+
+
+@override_settings(WAGTAIL_EXPERIMENTS=TRACKING)
+def test_a_single_event_is_one_round_trip_and_all_or_nothing(demo):
+    """The tracker's commonest write: exposure lookup, event, first completion and rollup
+    in one query string, bounded by its own implicit transaction. A lock on the rollups
+    alone makes the whole write give up: no event is stored without its rollup."""
+    from django.test.utils import CaptureQueriesContext
+
+    from wagtail_experiments.models import DailyRollup, GoalCompletion
+
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    client.get("/landing/")
+    event = {"type": "click", "experiment": "landing-hero", "goal": "cta", "id": "e1"}
+
+    def post(body):
+        return client.post(f"{API}/events", json.dumps(body), content_type="application/json")
+
+    with TableLock(DailyRollup._meta.db_table):
+        response, seconds = timed(lambda: post(event))
+    assert response.status_code == 503 and seconds < LOCK_SECONDS / 4
+    assert not Event.objects.exists() and not GoalCompletion.objects.exists()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post(event).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert len(queries) == 1, [query["sql"][:80] for query in queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] != f"{BOUND_MS}ms"  # the bound ended with it
+    assert post(event).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    rollup = DailyRollup.objects.get(goal="cta")
+    assert (rollup.variant.key, rollup.visitors, rollup.events) == ("b", 1, 1)
+    assert GoalCompletion.objects.get().variant.key == "b"

@@ -11,7 +11,7 @@ import json
 import logging
 
 from django.db import DatabaseError
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from ninja import NinjaAPI, Status
@@ -281,8 +281,9 @@ _EVENTS_BODY_SCHEMA = {"anyOf": [_inlined_json_schema(EventIn), _inlined_json_sc
     description=(
         "One event or {\"events\": [...]} (at most 100, body at most 64 KB) for the visitor "
         "of the wexp_vid cookie or of the visitor_id parameter. The variant is derived by the "
-        "server. Events of unknown or stopped experiments, or of experiments the visitor "
-        "never saw, are rejected."
+        "server. Events of unknown or stopped experiments, of experiments the visitor never "
+        "saw, of goals the experiment does not declare or declares server-only, and values "
+        "a goal does not take are rejected, each with its reason."
     ),
     openapi_extra={
         "requestBody": {
@@ -300,7 +301,7 @@ def post_events(request):
         # front-end server forwards its visitor's User-Agent.
         not_counted = "Not counted: the client is a bot or sent no User-Agent."
         rejected = [{"index": index, "error": not_counted} for index in range(len(events))]
-        return Status(202, {"accepted": 0, "duplicates": 0, "rejected": rejected})
+        return _events_answer(0, 0, rejected)
     served = {}
     if get_setting("EXPOSURE_MODE") == "client" and visitor_id == cookie_visitor_id(request):
         # The signed assignment cookie, not the payload, says which variant was served.
@@ -308,10 +309,15 @@ def post_events(request):
     result = tracking.record_events(
         events, visitor_id=visitor_id, user_id=user_id(request), served_variants=served
     )
-    return Status(
-        202,
-        {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected},
-    )
+    return _events_answer(result.accepted, result.duplicates, result.rejected)
+
+
+def _events_answer(accepted, duplicates, rejected):
+    """The 202 of ``EventsAccepted``, written directly: built from plain counts and the
+    store's own reasons, it needs no response validation, which cost the commonest
+    request of the API a tenth of its time."""
+    body = {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+    return JsonResponse(body, status=202)
 
 
 def _lead_form_errors(form):

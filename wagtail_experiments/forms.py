@@ -36,4 +36,11 @@ class ExperimentAdminForm(WagtailAdminModelForm):
                 if form.has_changed() or form.instance.pk
                 if form not in variants.deleted_forms
             ]
+        goals = self.formsets.get("goals")
+        if goals is not None and goals.is_valid():
+            self.instance.goals = [
+                form.instance
+                for form in goals.forms
+                if (form.has_changed() or form.instance.pk) and form not in goals.deleted_forms
+            ]
         super()._post_clean()

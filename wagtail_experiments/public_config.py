@@ -52,4 +52,8 @@ def _experiment_config(route, sites):
             for variant, weight in zip(route.variants, weights, strict=True)
         ],
         "targeting": route.targeting.as_config(),
+        "goals": [
+            {"name": rule.name, "kind": rule.kind, "max_value": rule.max_value}
+            for rule in route.goals.values()
+        ],
     }

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 from . import stats
 from .conf import get_setting
 from .models import DailyRollup, Event
+from .rollup_sources import OTHER_SOURCES
 
 EXPOSURES = DailyRollup.EXPOSURES
 RECENT_DAYS = 7
@@ -210,8 +211,6 @@ def _daily(variants, goal, rollups):
     return series
 
 
-# The row of the UTM sources beyond ``RESULTS_MAX_UTM_SOURCES``.
-OTHER_SOURCES = "(other)"
 
 
 def _utm_breakdown(variants, goal, rollups):

@@ -1,8 +1,8 @@
 """Which running experiment owns a URL: the in-process route table and its invalidation.
 
 Every process keeps an immutable ``RouteTable`` built from the database. A version key in
-the shared Django cache says when it is stale: any change to experiments, variants, pages,
-view restrictions or sites writes a new version (immediately and again after commit), and
+the shared Django cache says when it is stale: any change to experiments, variants, goals,
+pages, view restrictions or sites writes a new version (immediately and again after commit), and
 each process compares versions at most every ``ROUTE_TABLE_RECHECK_SECONDS``. A request
 therefore never queries the database to learn whether its URL is under test.
 """
@@ -89,6 +89,8 @@ class Route:
     # A visit to this page counts as reaching ``primary_goal``.
     goal_page_id: int | None = None
     primary_goal: str = ""
+    # {name: GoalRule} of the declared goals: events for any other goal are rejected.
+    goals: dict = field(default_factory=dict, compare=False)
     targeting: Targeting = field(default_factory=Targeting)
     # The control page, and whether a view restriction (its own or an ancestor's) guards
     # it: kept even when only a promoted winner is served at its URL.
@@ -198,7 +200,7 @@ def build_route_table(version):
     from .models import Experiment
 
     Page = swapper.load_model("wagtailcore", "Page")
-    experiments = list(Experiment.objects.routable().prefetch_related("variants"))
+    experiments = list(Experiment.objects.routable().prefetch_related("variants", "goals"))
     page_ids = {
         variant.page_id for experiment in experiments for variant in experiment.variants.all()
     }
@@ -334,6 +336,7 @@ def _experiment_fields(experiment, winner_key):
         "winner_key": winner_key,
         "goal_page_id": experiment.goal_page_id,
         "primary_goal": experiment.primary_goal,
+        "goals": experiment.goal_rules(),
         "targeting": experiment.targeting(),
     }
 
@@ -426,10 +429,10 @@ def _invalidate_on_page_change(sender, instance, **kwargs):
 
 
 def connect_invalidation_signals():
-    from .models import Experiment, Variant
+    from .models import Experiment, Goal, Variant
 
     uid = "wagtail_experiments.routing"
-    for model in (Experiment, Variant, PageViewRestriction, Site):
+    for model in (Experiment, Variant, Goal, PageViewRestriction, Site):
         post_save.connect(invalidate_route_table, sender=model, dispatch_uid=f"{uid}.save.{model}")
         post_delete.connect(
             invalidate_route_table, sender=model, dispatch_uid=f"{uid}.delete.{model}"

@@ -91,7 +91,9 @@ class EventIn(Schema):
     goal: Goal | None = Field(None, description="Required for click, conversion and custom.")
     step: int | None = Field(None, ge=0, le=1_000_000, description="Funnel step.")
     value: float | None = Field(
-        None, ge=-1e12, le=1e12, allow_inf_nan=False, description="E.g. revenue."
+        None, ge=-1e12, le=1e12, allow_inf_nan=False,
+        description="E.g. an order amount: only for goals that take a value (revenue goals, "
+        "or goals given a maximum value), from 0 to that maximum.",
     )
     metadata: dict[str, Any] = Field(
         default_factory=dict, description=f"JSON object, at most {MAX_METADATA_BYTES} bytes."
@@ -209,6 +211,16 @@ class TargetingOut(Schema):
     locale: list[str] = Field(description="Language codes; 'en' also admits 'en-gb'.")
 
 
+class GoalConfigOut(Schema):
+    name: str
+    kind: Literal["event", "revenue", "server"] = Field(description=(
+        "Who records it: 'event' and 'revenue' goals are sent as events (revenue ones with "
+        "a value); 'server' goals are recorded by the server only (lead forms, goal page) "
+        "and refused from clients."))
+    max_value: float | None = Field(description=(
+        "The largest value one event may carry; None: events carry no value."))
+
+
 class ExperimentConfigOut(Schema):
     slug: str
     hash_seed: str
@@ -223,6 +235,8 @@ class ExperimentConfigOut(Schema):
     url: str | None = Field(description="The control URL (None for code-level).")
     variants: list[VariantConfigOut] = Field(description="In GrowthBook variation order.")
     targeting: TargetingOut
+    goals: list[GoalConfigOut] = Field(description=(
+        "The goals the experiment records; events of any other goal are rejected."))
 
 
 class ExperimentsConfigOut(Schema):

@@ -108,6 +108,6 @@ def record_goal_page_visit(request, routes):
     if not events:
         return
     try:
-        tracking.record_events(events, visitor_id=visitor.id)
+        tracking.record_events(events, visitor_id=visitor.id, from_server=True)
     except Exception:
         logger.exception("Could not record a goal page visit.")

@@ -13,8 +13,10 @@ from urllib.parse import parse_qsl, urlsplit
 from django.db import OperationalError
 from django.utils import timezone
 
+from . import single_event
 from .attribution import utm_from_query
 from .models import DailyRollup, Event, Exposure, GoalCompletion
+from .rollup_sources import rolled_up_source
 from .routing import get_route_table
 from .sql import add_to_counters, insert_ignoring_conflicts, tracking_transaction
 
@@ -94,25 +96,36 @@ class IngestResult:
     rejected: list = field(default_factory=list)  # [{"index": i, "error": "..."}]
 
 
-def record_events(events, *, visitor_id, user_id=None, served_variants=None):
+def record_events(events, *, visitor_id, user_id=None, served_variants=None,
+                  from_server=False):
     """Attribute ``events`` to the variants ``visitor_id`` was exposed to, store them once
-    each, and roll them up. Events of unknown or stopped experiments, or of experiments
-    the visitor never saw, are rejected with a reason and not stored.
+    each, and roll them up. Events of unknown or stopped experiments, of experiments the
+    visitor never saw, or of goals the experiment does not declare (or with a value the
+    goal does not take) are rejected with a reason and not stored.
 
     ``served_variants`` ({experiment id: variant key}, from the signed assignment cookie)
     lets an impression event record the exposure itself (client-side exposure mode).
+    ``from_server``: the plugin itself records these (a lead, a goal page visit), so
+    server-only goals may count.
     """
     result = IngestResult()
-    slugs = {event.experiment for event in events}
+    routes = get_route_table().by_slug
+    refusals = [_goal_refusal(event, routes, from_server) for event in events]
+    slugs = {event.experiment for event, refusal in zip(events, refusals, strict=True)
+             if refusal is None}
     if served_variants:
         _expose_on_impression(events, visitor_id, served_variants)
-    with tracking_transaction(Exposure):
-        exposures = _exposures_by_slug(visitor_id, slugs)
+    elif len(events) == 1 and refusals[0] is None and single_event.can_store_in_one_statement():
+        return _record_one_event(events[0], routes, visitor_id, user_id)
+    exposures = {}
+    if slugs:
+        with tracking_transaction(Exposure):
+            exposures = _exposures_by_slug(visitor_id, slugs)
     candidates = []
     for index, event in enumerate(events):
-        exposure, error = exposures.get(event.experiment, (None, None))
-        if exposure is None:
-            result.rejected.append({"index": index, "error": error})
+        exposure, error = exposures.get(event.experiment, (None, refusals[index]))
+        if exposure is None or refusals[index] is not None:
+            result.rejected.append({"index": index, "error": refusals[index] or error})
         else:
             candidates.append(_event_row(event, exposure, user_id))
     if candidates:
@@ -120,6 +133,37 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None):
         result.accepted = len(inserted)
         result.duplicates = len(candidates) - len(inserted)
     return result
+
+
+def _record_one_event(event, routes, visitor_id, user_id):
+    """``record_events`` of one event, in one statement (``single_event``)."""
+    result = IngestResult()
+    route = routes.get(event.experiment)
+    if route is None or not route.collects_at(timezone.now()):
+        result.rejected.append({"index": 0, "error": _not_running(event.experiment)})
+        return result
+    stored = _with_retries(lambda: single_event.store_event(
+        event, experiment_id=route.experiment_id, visitor_id=visitor_id, user_id=user_id
+    ))
+    if not stored.exposed:
+        result.rejected.append({"index": 0, "error": _never_exposed(event.experiment)})
+    elif stored.inserted:
+        result.accepted = 1
+    else:
+        result.duplicates = 1
+    return result
+
+
+def _goal_refusal(event, routes, from_server):
+    """Why ``event``'s goal or value cannot count, or None. An experiment the table does
+    not serve is left to ``_exposures_by_slug``'s reason."""
+    route = routes.get(event.experiment)
+    if route is None or not event.goal:
+        return None
+    rule = route.goals.get(event.goal)
+    if rule is None:
+        return f"Goal {event.goal!r} is not declared by experiment {event.experiment!r}."
+    return rule.refusal(event, from_server=from_server)
 
 
 def _expose_on_impression(events, visitor_id, served_variants):
@@ -154,12 +198,20 @@ def _exposures_by_slug(visitor_id, slugs):
     outcome = {}
     for slug in slugs:
         if slug not in live:
-            outcome[slug] = (None, f"Experiment {slug!r} is unknown or not running.")
+            outcome[slug] = (None, _not_running(slug))
         elif live[slug].experiment_id not in found:
-            outcome[slug] = (None, f"This visitor was never exposed to experiment {slug!r}.")
+            outcome[slug] = (None, _never_exposed(slug))
         else:
             outcome[slug] = (found[live[slug].experiment_id], None)
     return outcome
+
+
+def _not_running(slug):
+    return f"Experiment {slug!r} is unknown or not running."
+
+
+def _never_exposed(slug):
+    return f"This visitor was never exposed to experiment {slug!r}."
 
 
 def _event_row(event, exposure, user_id):
@@ -238,7 +290,9 @@ def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0):
         "variant": row.variant_id,
         "goal": goal,
         "day": timezone.localdate(row.created_at),
-        "utm_source": row.utm_source,
+        "utm_source": rolled_up_source(
+            row.experiment_id, row.utm_source, admit=goal == DailyRollup.EXPOSURES
+        ),
         "visitors": visitors,
         "events": events,
         "value_sum": value_sum,

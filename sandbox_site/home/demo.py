@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import get_supported_language_variant
 from wagtail.models import Locale, Page, Site
 
-from wagtail_experiments.models import Experiment, LeadForm, LeadFormField, Variant
+from wagtail_experiments.models import Experiment, Goal, LeadForm, LeadFormField, Variant
 
 from .models import HomePage, LandingPage
 
@@ -27,6 +27,15 @@ LANDING_VARIANTS = [
 ]
 LANDING_TITLE = "Landing"
 WEIGHTS = {"control": 34, "b": 33, "c": 33}
+# The goals landing-hero counts: (name, recorded from, maximum value). A lead is recorded by
+# the server only, so no script can forge one; "purchase" carries an order amount.
+LANDING_GOALS = [
+    ("lead", Goal.Kind.SERVER, None),
+    ("cta", Goal.Kind.EVENT, None),
+    ("signup", Goal.Kind.EVENT, None),
+    ("video-played", Goal.Kind.EVENT, 3600),
+    ("purchase", Goal.Kind.REVENUE, 5000),
+]
 BANNER_TEXT = "New: every landing page can now run its own experiment."
 
 
@@ -153,6 +162,10 @@ def _experiment(pages):
             )
             for index, (key, _slug, label, *_) in enumerate(LANDING_VARIANTS)
         ]
+        experiment.goals = [
+            Goal(name=name, kind=kind, max_value=max_value, sort_order=index)
+            for index, (name, kind, max_value) in enumerate(LANDING_GOALS)
+        ]
         experiment.full_clean()
         experiment.save()
     if experiment.status == Experiment.Status.DRAFT:
@@ -181,6 +194,7 @@ def _banner_flag():
                 sort_order=1,
             ),
         ]
+        experiment.goals = [Goal(name="cta", kind=Goal.Kind.EVENT)]
         experiment.full_clean()
         experiment.save()
     if experiment.status == Experiment.Status.DRAFT:

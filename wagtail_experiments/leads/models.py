@@ -13,6 +13,7 @@ from wagtail.contrib.forms.forms import FormBuilder
 from wagtail.contrib.forms.models import AbstractFormField, validate_to_address
 
 from ..models.experiments import UTMAttribution, Variant
+from ..models.goals import validate_goal_name
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 
@@ -44,11 +45,13 @@ class LeadForm(ClusterableModel):
         validators=[validate_to_address],
         help_text=_("E-mail addresses told of each new lead, separated by commas."),
     )
-    goal = models.SlugField(
+    goal = models.CharField(
         _("goal"),
         max_length=64,
         default="lead",
-        help_text=_("Experiment goal a submission counts as."),
+        validators=[validate_goal_name],
+        help_text=_("Experiment goal a submission counts as, in each experiment that "
+                    "declares it (as a server-only goal, so no script can send it)."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

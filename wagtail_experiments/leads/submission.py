@@ -62,7 +62,7 @@ def _count_conversions(lead, lead_form, exposures, visitor_id, user_id):
     and logged (without the lead's data)."""
     try:
         with transaction.atomic():
-            tracking.record_events(
+            result = tracking.record_events(
                 [
                     tracking.TrackedEvent(
                         type="conversion",
@@ -74,7 +74,12 @@ def _count_conversions(lead, lead_form, exposures, visitor_id, user_id):
                 ],
                 visitor_id=visitor_id,
                 user_id=user_id,
+                from_server=True,
             )
+        for rejected in result.rejected:
+            # Only the goal and experiment (in the reason), never the lead's data.
+            logger.warning("Lead %s counts in no experiment there: %s", lead.pk,
+                           rejected["error"])
     except Exception:
         logger.exception("Could not count lead %s as a conversion.", lead.pk)
 

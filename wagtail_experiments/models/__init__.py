@@ -2,6 +2,7 @@
 from ..leads.models import Lead, LeadForm, LeadFormField
 from .events import DailyRollup, Event, GoalCompletion
 from .experiments import Experiment, ExperimentQuerySet, Exposure, UTMAttribution, Variant
+from .goals import Goal, GoalRule
 from .throttling import RateCounter
 
 __all__ = [
@@ -10,7 +11,9 @@ __all__ = [
     "Experiment",
     "ExperimentQuerySet",
     "Exposure",
+    "Goal",
     "GoalCompletion",
+    "GoalRule",
     "Lead",
     "LeadForm",
     "LeadFormField",

@@ -20,6 +20,7 @@ from wagtail.models import Orderable
 
 from ..forms import ExperimentAdminForm
 from ..targeting import DEVICES, Targeting, split_list
+from .goals import validate_goal_name
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 HUNDRED = Decimal("100")
@@ -117,11 +118,13 @@ class Experiment(ClusterableModel):
     hash_version = models.PositiveSmallIntegerField(
         _("hash version"), default=2, choices=[(1, "1"), (2, "2")]
     )
-    primary_goal = models.SlugField(
+    primary_goal = models.CharField(
         _("primary goal"),
         max_length=64,
         default="lead",
-        help_text=_("The goal whose conversions decide the experiment."),
+        validators=[validate_goal_name],
+        help_text=_("The goal whose conversions decide the experiment. It is declared "
+                    "among the goals below when you save."),
     )
     goal_page = models.ForeignKey(
         PAGE_MODEL,
@@ -263,6 +266,7 @@ class Experiment(ClusterableModel):
         MultiFieldPanel(
             [
                 FieldPanel("primary_goal"),
+                InlinePanel("goals", heading=_("Goals"), label=_("Goal")),
                 FieldPanel("goal_page"),
                 FieldPanel("method"),
                 FieldRowPanel([FieldPanel("alpha"), FieldPanel("minimum_detectable_effect")]),
@@ -287,7 +291,26 @@ class Experiment(ClusterableModel):
     def save(self, *args, **kwargs):
         if not self.hash_seed:
             self.hash_seed = self.slug
+        if kwargs.get("update_fields") is None:
+            self.declare_primary_goal()
         super().save(*args, **kwargs)
+
+    def declare_primary_goal(self):
+        """The primary goal is always declared: naming it declares it, as recorded by the
+        server only when a lead form counts it (so no script can send it), else as an
+        event goal. Goals stay editable below it."""
+        from ..leads.models import LeadForm
+        from .goals import Goal
+
+        goals = list(self.goals.all())
+        if not self.primary_goal or any(goal.name == self.primary_goal for goal in goals):
+            return
+        by_lead_form = LeadForm.objects.filter(goal=self.primary_goal).exists()
+        self.goals.add(Goal(
+            name=self.primary_goal,
+            kind=Goal.Kind.SERVER if by_lead_form else Goal.Kind.EVENT,
+            sort_order=min((goal.sort_order or 0 for goal in goals), default=1) - 1,
+        ))
 
     # Validation -------------------------------------------------------------------------
 
@@ -342,6 +365,40 @@ class Experiment(ClusterableModel):
         variant_errors = self.variant_errors(variants) + self._started_variant_errors(variants)
         if variant_errors:
             raise ValidationError(variant_errors)
+        goal_errors = self.goal_errors(list(self.goals.all()))
+        if goal_errors:
+            raise ValidationError(goal_errors)
+
+    def goal_errors(self, goals):
+        """Messages for problems of the declared ``goals`` (as submitted)."""
+        from .goals import Goal
+
+        names = [goal.name for goal in goals]
+        errors = []
+        if len(set(names)) != len(names):
+            errors.append(_("Each goal may be declared once."))
+        if not self.pk:
+            return errors
+        stored = dict(Goal.objects.filter(experiment_id=self.pk).values_list("name", "pk"))
+        if self.primary_goal in stored and self.primary_goal not in names:
+            errors.append(
+                _("The primary goal “%(goal)s” cannot be removed: choose another primary "
+                  "goal first.") % {"goal": self.primary_goal}
+            )
+        # Rows are saved one by one: a name another remaining goal held until now would
+        # clash with it on the way (swapping two names, say).
+        remaining = {goal.pk for goal in goals if goal.pk}
+        errors.extend(
+            _("“%(goal)s” was another goal's name until now: rename that goal and save, "
+              "then give this one its name.") % {"goal": goal.name}
+            for goal in goals
+            if stored.get(goal.name, goal.pk) != goal.pk and stored[goal.name] in remaining
+        )
+        return errors
+
+    def goal_rules(self):
+        """{name: GoalRule} of the declared goals: what the event store accepts."""
+        return {goal.name: goal.rule() for goal in self.goals.all()}
 
     def _started_variant_errors(self, variants):
         """Once started, variants carry data and visitors' sticky keys: none may go away
@@ -399,6 +456,11 @@ class Experiment(ClusterableModel):
         """Raise ``ValidationError`` unless the experiment may start serving now."""
         variants = list(self.variants.all()) if variants is None else variants
         errors = self.variant_errors(variants)
+        if self.primary_goal not in self.goal_rules():
+            errors.append(
+                _("Declare the primary goal “%(goal)s” among the goals: an undeclared goal "
+                  "is not recorded.") % {"goal": self.primary_goal}
+            )
         if self.serves_pages and self.control_page_id is None:
             errors.append(_("The control page was deleted: choose the page whose URL is under "
                             "test (the control page), and a page for each variant."))

@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 from wagtail.models import Page
 
 from ..compat import get_permission_policy
-from ..models import Experiment, Variant
+from ..models import Experiment, Goal, Variant
 from .base import ExperimentScreenMixin
 
 
@@ -114,6 +114,8 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
                     is_control=True, sort_order=0),
             Variant(key="b", label=_("Variant B"), page=copy, weight=50, sort_order=1),
         ]
+        # The default primary goal, a lead form's submission: recorded by the server only.
+        experiment.goals = [Goal(name=experiment.primary_goal, kind=Goal.Kind.SERVER)]
         experiment.save()
         messages.success(
             request,

@@ -18,6 +18,9 @@ from ..results import experiment_results
 from .base import ExperimentScreenMixin
 
 REFRESH_SECONDS = 60
+# Goals with data but no longer declared, offered after the declared ones (before goals
+# were declared, anybody could record any name: a long tail is noise).
+MAX_UNDECLARED_GOALS = 20
 
 
 class ResultsFilterForm(forms.Form):
@@ -27,14 +30,18 @@ class ResultsFilterForm(forms.Form):
 
     def __init__(self, *args, experiment, **kwargs):
         super().__init__(*args, **kwargs)
+        # The declared goals, the primary one first (only they are recorded now), then
+        # goals recorded before they were declared or since removed, whose data remains.
+        declared = experiment.goals.values_list("name", flat=True)
         recorded = (
             DailyRollup.objects.filter(experiment=experiment)
             .exclude(goal=DailyRollup.EXPOSURES)
+            .exclude(goal__in=[experiment.primary_goal, *declared])
             .values_list("goal", flat=True)
             .distinct()
-            .order_by()
+            .order_by("goal")[:MAX_UNDECLARED_GOALS]
         )
-        goals = sorted({experiment.primary_goal, *recorded})
+        goals = dict.fromkeys([experiment.primary_goal, *declared, *recorded])
         self.fields["goal"].choices = [(goal, goal) for goal in goals]
 
     def clean(self):

@@ -1,0 +1,178 @@
+"""One event stored in one round trip, on PostgreSQL: the visitor's exposure is looked
+up, the event inserted, the goal's first completion inserted and the day's rollup moved,
+all by one statement (data-modifying CTEs), in the implicit transaction of one query
+string that also sets the ``TRACKING_DB_TIMEOUT_MS`` bound. The same outcome as
+``tracking._store_events`` after ``_exposures_by_slug``, in one exchange instead of ten:
+the tracker's single events are the commonest write there is.
+
+Used where it can be: PostgreSQL through psycopg 3's client-side binding (Django's
+default). Inside a caller's transaction it runs in a bounded savepoint instead. Elsewhere
+(SQLite, psycopg 2, server-side binding) the general path runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections, router
+from django.utils import timezone
+
+from .conf import get_setting
+from .models import DailyRollup, Event, Exposure, GoalCompletion
+from .rollup_sources import OTHER_SOURCES
+from .sql import tracking_transaction
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    exposed: bool
+    inserted: bool
+
+
+def can_store_in_one_statement():
+    connection = connections[router.db_for_write(Event)]
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    # psycopg 2 gives no result of a query string's later statements; server-side binding
+    # takes one statement per query.
+    options = connection.settings_dict.get("OPTIONS", {})
+    return is_psycopg3 and options.get("server_side_binding") is not True
+
+
+def store_event(event, *, experiment_id, visitor_id, user_id=None):
+    """Store ``event`` (a ``TrackedEvent``) for the visitor's exposure to the experiment.
+    Raises the database's ``OperationalError`` past the bound, having stored nothing."""
+    connection = connections[router.db_for_write(Event)]
+    created_at = timezone.now()
+    counts_goal = bool(event.goal) and event.type != Event.Type.IMPRESSION
+    sql, params = _statement(connection, event, counts_goal, {
+        "experiment": experiment_id,
+        "visitor": visitor_id,
+        "user": user_id,
+        "created_at": created_at,
+        "day": timezone.localdate(created_at),
+    })
+    if connection.in_atomic_block:
+        # Within the caller's transaction: a savepoint, and the bound set and undone
+        # around it, as for every other tracking write.
+        with tracking_transaction(Event):
+            return _execute(connection, sql, params)
+    milliseconds = get_setting("TRACKING_DB_TIMEOUT_MS")
+    if not milliseconds:
+        return _execute(connection, sql, params)
+    # One query string, one implicit transaction: the bound applies to it alone.
+    bound = f"{int(milliseconds)}ms"
+    return _execute(connection, _SET_BOUND + sql, [bound, bound, *params], results=2)
+
+
+_SET_BOUND = (
+    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true);"
+)
+
+
+def _execute(connection, sql, params, results=1):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for _ in range(results - 1):
+            cursor.nextset()  # past the set_config row
+        row = cursor.fetchone()
+    return StoredEvent(exposed=row is not None, inserted=bool(row and row[1]))
+
+
+def _table(connection, model):
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(connection, model, *names):
+    quote = connection.ops.quote_name
+    return ", ".join(quote(model._meta.get_field(name).column) for name in names)
+
+
+def _prep(connection, model, name, value):
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+# The event's own columns, in the order of the statement's parameters.
+EVENT_FIELDS = ("event_id", "type", "goal", "step", "value", "metadata", "url", "block_id",
+                "user", "created_at")
+_statements = {}
+
+
+def _statement(connection, event, counts_goal, context):
+    """The statement (built once per database connection alias) and its parameters."""
+    sql = _statements.get(connection.alias)
+    if sql is None:
+        sql = _statements[connection.alias] = _build_statement(connection)
+    values = {
+        "event_id": event.event_id, "type": event.type, "goal": event.goal,
+        "step": event.step, "value": event.value, "metadata": event.metadata,
+        "url": event.url, "block_id": event.block_id, "user": context["user"],
+        "created_at": context["created_at"],
+    }
+    return sql, [
+        context["experiment"], context["visitor"], event.goal, counts_goal, context["day"],
+        float(event.value or 0.0), OTHER_SOURCES,
+        *(_prep(connection, Event, name, values[name]) for name in EVENT_FIELDS),
+    ]
+
+
+def _build_statement(connection):
+    exposure, events = _table(connection, Exposure), _table(connection, Event)
+    completions, rollups = _table(connection, GoalCompletion), _table(connection, DailyRollup)
+    utm = _columns(connection, Exposure, *UTM_FIELDS)
+    quote = connection.ops.quote_name
+    counters = ("visitors", "events", "value_sum")
+    updates = ", ".join(
+        f"{quote(name)} = {rollups}.{quote(name)} + excluded.{quote(name)}" for name in counters
+    )
+    placeholders = ", ".join(["%s"] * len(EVENT_FIELDS))
+    return f"""
+        WITH given AS (
+            SELECT %s::bigint AS experiment, %s::text AS visitor, %s::text AS goal,
+                   %s::boolean AS counts_goal, %s::date AS day, %s::float AS value,
+                   %s::text AS other_sources
+        ), exposure AS (
+            SELECT {_columns(connection, Exposure, "variant", *UTM_FIELDS)} FROM {exposure}
+            WHERE {_columns(connection, Exposure, "experiment")} = (SELECT experiment FROM given)
+              AND {_columns(connection, Exposure, "visitor_id")} = (SELECT visitor FROM given)
+        ), inserted AS (
+            INSERT INTO {events} ({_columns(connection, Event, "experiment", "variant",
+                                            "visitor_id", *EVENT_FIELDS, *UTM_FIELDS)})
+            SELECT given.experiment, variant_id, given.visitor, {placeholders}, {utm}
+            FROM exposure, given
+            ON CONFLICT ({_columns(connection, Event, "experiment", "visitor_id", "event_id")})
+            DO NOTHING
+            RETURNING variant_id, utm_source, created_at
+        ), completed AS (
+            INSERT INTO {completions} ({_columns(connection, GoalCompletion, "experiment",
+                                                 "variant", "goal", "visitor_id", "created_at")})
+            SELECT given.experiment, variant_id, given.goal, given.visitor, created_at
+            FROM inserted, given WHERE given.counts_goal
+            ON CONFLICT ({_columns(connection, GoalCompletion, "experiment", "goal",
+                                   "visitor_id")})
+            DO NOTHING
+            RETURNING 1
+        ), rolled_up AS (
+            INSERT INTO {rollups} ({_columns(connection, DailyRollup, "experiment", "variant",
+                                             "goal", "day", "utm_source", *counters)})
+            SELECT given.experiment, variant_id, given.goal, given.day,
+                -- As the exposure was rolled up: its source, unless the experiment had
+                -- admitted too many sources by then (see rollup_sources).
+                CASE WHEN utm_source = '' OR EXISTS (
+                    SELECT 1 FROM {rollups} AS seen
+                    WHERE seen.experiment_id = given.experiment
+                      AND seen.variant_id = inserted.variant_id
+                      AND seen.goal = '' AND seen.utm_source = inserted.utm_source
+                ) THEN utm_source ELSE given.other_sources END,
+                (SELECT count(*) FROM completed), 1, given.value
+            FROM inserted, given WHERE given.counts_goal
+            ON CONFLICT ({_columns(connection, DailyRollup, "experiment", "variant", "goal",
+                                   "day", "utm_source")})
+            DO UPDATE SET {updates}
+        )
+        SELECT variant_id, (SELECT count(*) FROM inserted) FROM exposure
+    """
