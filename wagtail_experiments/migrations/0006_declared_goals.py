@@ -92,9 +92,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('sort_order', models.IntegerField(blank=True, editable=False, null=True)),
-                ('name', models.CharField(help_text='As the tracker, a call-to-action block or a lead form names it, e.g. “signup”.', max_length=64, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$', 'Letters, digits and “_ . : -”, starting with a letter or digit.')], verbose_name='name')),
-                ('kind', models.CharField(choices=[('event', 'Event (tracker or API)'), ('revenue', 'Revenue (events carry an amount)'), ('server', 'Server only (lead forms, goal page)')], default='event', help_text='Server-only goals cannot be sent through the tracker or the events API: only a stored lead form submission, or a visit to the goal page, counts. Use it for lead forms.', max_length=16, verbose_name='recorded from')),
-                ('max_value', models.DecimalField(blank=True, decimal_places=2, help_text='The largest value (e.g. an order amount) one event may carry; larger ones are rejected. Empty: no value for event goals, 10,000 for revenue goals.', max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='maximum value')),
+                ('name', models.CharField(help_text='E.g. “signup”.', max_length=64, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$', 'Letters, digits and “_ . : -”, starting with a letter or digit.')], verbose_name='name')),
+                ('kind', models.CharField(choices=[('event', 'Event (tracker or API)'), ('revenue', 'Revenue (events carry an amount)'), ('server', 'Server only (lead forms, goal page)')], default='event', max_length=16, verbose_name='recorded from')),
+                ('max_value', models.DecimalField(blank=True, decimal_places=2, help_text='Empty: none for event goals, 10,000 for revenue goals.', max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='maximum value')),
                 ('experiment', modelcluster.fields.ParentalKey(on_delete=django.db.models.deletion.CASCADE, related_name='goals', to='wagtail_experiments.experiment')),
             ],
             options={

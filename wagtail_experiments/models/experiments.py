@@ -266,7 +266,19 @@ class Experiment(ClusterableModel):
         MultiFieldPanel(
             [
                 FieldPanel("primary_goal"),
-                InlinePanel("goals", heading=_("Goals"), label=_("Goal")),
+                InlinePanel(
+                    "goals",
+                    heading=_("Goals"),
+                    label=_("Goal"),
+                    help_text=_(
+                        "Only these goals are recorded: declare every goal your pages' "
+                        "call-to-action blocks, tracker events and lead forms use. Event and "
+                        "revenue goals are sent by the tracker or the events API (a revenue "
+                        "goal's events carry an amount up to its maximum value). Server-only "
+                        "goals cannot be sent: a stored lead form submission, or a visit to "
+                        "the goal page, counts. Use them for lead forms."
+                    ),
+                ),
                 FieldPanel("goal_page"),
                 FieldPanel("method"),
                 FieldRowPanel([FieldPanel("alpha"), FieldPanel("minimum_detectable_effect")]),

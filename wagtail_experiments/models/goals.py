@@ -65,17 +65,13 @@ class Goal(Orderable):
         _("name"),
         max_length=64,
         validators=[validate_goal_name],
-        help_text=_("As the tracker, a call-to-action block or a lead form names it, e.g. "
-                    "“signup”."),
+        help_text=_("E.g. “signup”."),
     )
     kind = models.CharField(
         _("recorded from"),
         max_length=16,
         choices=Kind.choices,
         default=Kind.EVENT,
-        help_text=_("Server-only goals cannot be sent through the tracker or the events "
-                    "API: only a stored lead form submission, or a visit to the goal page, "
-                    "counts. Use it for lead forms."),
     )
     max_value = models.DecimalField(
         _("maximum value"),
@@ -84,9 +80,8 @@ class Goal(Orderable):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text=_("The largest value (e.g. an order amount) one event may carry; larger "
-                    "ones are rejected. Empty: no value for event goals, %(default)s for "
-                    "revenue goals.") % {"default": f"{DEFAULT_REVENUE_MAX_VALUE:,}"},
+        help_text=_("Empty: none for event goals, %(default)s for revenue goals.")
+        % {"default": f"{DEFAULT_REVENUE_MAX_VALUE:,}"},
     )
 
     panels = [FieldRowPanel([FieldPanel("name"), FieldPanel("kind"), FieldPanel("max_value")])]
