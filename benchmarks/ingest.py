@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from .traffic import BROWSER_USER_AGENT, EXPERIMENT_SLUG, HOST, REQUEST_TIMEOUT_SECONDS
 
 EVENTS_PATH = "/_experiments/api/events"
-# The baseline of the capacity ratio: a database-free endpoint (``benchmarks.urls``).
+# The baseline of the capacity ratio, as the issue that set the goal measured it: the
+# public config, a database-free endpoint of the same API (route table in memory, JSON).
+CONFIG_PATH = "/_experiments/api/experiments"
+# For scale: a bare database-free view that only parses the body (``benchmarks.urls``).
 NO_DATABASE_PATH = "/_bench/no-database"
 # The API's maximum per request.
 BATCH_SIZE = 100
@@ -138,7 +141,10 @@ def _post_singles(port, visitor, path, prefix):
         for number in range(SINGLE_REQUESTS):
             body = _click(f"{prefix}-{number}")
             started = time.perf_counter()
-            accepted += _post(connection, visitor, body, path)
+            if path == CONFIG_PATH:
+                _get(connection, visitor, path)
+            else:
+                accepted += _post(connection, visitor, body, path)
             if number >= SINGLE_WARMUP:
                 latencies.append((time.perf_counter() - started) * 1000)
     finally:
@@ -198,6 +204,15 @@ def _post_paced(port, visitor, first, interval):
 
 def _click(event_id):
     return {"type": "click", "experiment": EXPERIMENT_SLUG, "goal": "cta", "id": event_id}
+
+
+def _get(connection, visitor, path):
+    connection.request("GET", path, headers={"User-Agent": BROWSER_USER_AGENT,
+                                             "Cookie": visitor.cookie_header})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise IngestError(f"GET {path} answered {response.status} {body[:300]!r}")
 
 
 def _post(connection, visitor, payload, path=EVENTS_PATH):
