@@ -45,6 +45,10 @@ class IngestError(AssertionError):
     """The API did not store what it was sent: the figures would not mean anything."""
 
 
+def percentile(latencies_ms, percent):
+    return statistics.quantiles(latencies_ms, n=100, method="inclusive")[percent - 1]
+
+
 @dataclass(frozen=True)
 class BatchIngestion:
     # Events of the batches answered within the measured window, and its length.
@@ -68,7 +72,7 @@ class SingleEventLatency:
     accepted: int
 
     def percentile(self, percent):
-        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[percent - 1]
+        return percentile(self.latencies_ms, percent)
 
     @property
     def requests_per_second(self):
@@ -163,7 +167,7 @@ class PacedLatency:
     accepted: int
 
     def percentile(self, percent):
-        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[percent - 1]
+        return percentile(self.latencies_ms, percent)
 
 
 def paced_single_events(port, visitors, rate):

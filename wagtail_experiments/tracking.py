@@ -114,20 +114,21 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     slugs = {event.experiment for event, refusal in zip(events, refusals, strict=True)
              if refusal is None}
     if served_variants:
-        _expose_on_impression(events, visitor_id, served_variants)
+        _expose_on_impression(events, routes, visitor_id, served_variants)
     elif len(events) == 1 and refusals[0] is None and single_event.can_store_in_one_statement():
         return _record_one_event(events[0], routes, visitor_id, user_id)
     exposures = {}
     if slugs:
         with tracking_transaction(Exposure):
-            exposures = _exposures_by_slug(visitor_id, slugs)
+            exposures = _exposures_by_slug(routes, visitor_id, slugs)
     candidates = []
-    for index, event in enumerate(events):
-        exposure, error = exposures.get(event.experiment, (None, refusals[index]))
-        if exposure is None or refusals[index] is not None:
-            result.rejected.append({"index": index, "error": refusals[index] or error})
-        else:
+    for index, (event, refusal) in enumerate(zip(events, refusals, strict=True)):
+        # Every event without a refusal has its experiment's entry in ``exposures``.
+        exposure, error = exposures.get(event.experiment, (None, refusal))
+        if refusal is None and exposure is not None:
             candidates.append(_event_row(event, exposure, user_id))
+        else:
+            result.rejected.append({"index": index, "error": refusal or error})
     if candidates:
         inserted = _with_retries(_store_events, candidates)
         result.accepted = len(inserted)
@@ -166,8 +167,7 @@ def _goal_refusal(event, routes, from_server):
     return rule.refusal(event, from_server=from_server)
 
 
-def _expose_on_impression(events, visitor_id, served_variants):
-    routes = get_route_table().by_slug
+def _expose_on_impression(events, routes, visitor_id, served_variants):
     now = timezone.now()
     for event in events:
         route = routes.get(event.experiment)
@@ -183,10 +183,9 @@ def _expose_on_impression(events, visitor_id, served_variants):
             )
 
 
-def _exposures_by_slug(visitor_id, slugs):
+def _exposures_by_slug(routes, visitor_id, slugs):
     """{slug: (exposure, None)} for exposed visitors, else {slug: (None, reason)}."""
     now = timezone.now()
-    routes = get_route_table().by_slug
     live = {
         slug: routes[slug] for slug in slugs if slug in routes and routes[slug].collects_at(now)
     }
