@@ -24,10 +24,11 @@ logger = logging.getLogger(__name__)
 
 ROLLUP_KEY = ("experiment", "variant", "goal", "day", "utm_source")
 ROLLUP_COUNTERS = ("visitors", "events", "value_sum")
-# PostgreSQL's deadlock_detected and serialization_failure, and lock_not_available (a wait
-# past TRACKING_DB_TIMEOUT_MS: concurrent writers of one hot rollup row queue for it): safe
-# to retry the whole write, a bounded number of times.
-_RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
+# PostgreSQL's deadlock_detected and serialization_failure, and lock_not_available and
+# query_canceled (a wait past TRACKING_DB_TIMEOUT_MS: concurrent writers of one hot rollup
+# row queue for it; in the one-statement write of ``single_event`` the statement's own
+# bound often fires first): safe to retry the whole write, a bounded number of times.
+_RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
 _ATTEMPTS = 3
 
 
