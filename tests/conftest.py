@@ -59,3 +59,16 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def seeded_stats(demo):
+    from tests.helpers import days_ago, seed, started_days_ago
+
+    # Ten days; b clearly better than control, c the same as control; weights 34/33/33.
+    started_days_ago(demo, 9)
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 340, 34)
+        seed(demo, "b", days_ago(n), 330, 50)
+        seed(demo, "c", days_ago(n), 330, 33)
+    return demo

@@ -99,3 +99,35 @@ def publish_variant_pages(experiment, *keys):
     its own URL. What visitors are served stays the pinned revision."""
     for key in keys:
         experiment.variants.get(key=key).page.specific.save_revision().publish()
+
+
+# Seeded results ---------------------------------------------------------------------
+
+def seed(demo, key, day, visitors, conversions, goal="lead", source=""):
+    from wagtail_experiments.models import DailyRollup
+
+    variant = demo.variants.get(key=key)
+    DailyRollup.objects.create(experiment=demo, variant=variant, goal="", day=day,
+                               utm_source=source, visitors=visitors, events=visitors)
+    DailyRollup.objects.create(experiment=demo, variant=variant, goal=goal, day=day,
+                               utm_source=source, visitors=conversions, events=conversions,
+                               value_sum=conversions * 2.0)
+
+
+def days_ago(n):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.localdate() - timedelta(days=n)
+
+
+def started_days_ago(experiment, n):
+    """Date the experiment's start back ``n`` days (to the start of that day), as if it
+    had run since: verdicts wait for its minimum days."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    experiment.started_at = timezone.make_aware(datetime.combine(days_ago(n), time.min))
+    experiment.save(update_fields=["started_at"])

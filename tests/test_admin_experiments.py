@@ -30,17 +30,21 @@ def new_pages(demo):
 
 
 def experiment_form(control, variants, goals=(), **fields):
-    """The edit form's POST data; ``goals`` are (name, kind, max value) to declare, or
-    stored ``Goal`` rows (an edit form shows them)."""
+    """The edit form's POST data; ``goals`` are (name, kind, max value[, role[,
+    direction]]) to declare, or stored ``Goal`` rows (an edit form shows them)."""
     goals = [
-        (goal.pk, goal.name, goal.kind, goal.max_value or "") if hasattr(goal, "pk")
-        else ("", *goal)
+        (goal.pk, goal.name, goal.kind, goal.max_value or "", goal.role, goal.direction)
+        if hasattr(goal, "pk")
+        else ("", *goal, *("secondary", "increase")[len(goal) - 3:])
         for goal in goals
     ]
     data = {
         "name": "Offer test", "slug": "offer-test", "hypothesis": "", "control_page": control.pk,
         "coverage": "100", "primary_goal": "lead", "method": "sequential", "alpha": "0.05",
         "minimum_detectable_effect": "10", "hash_seed": "", "hash_version": "2",
+        "baseline_rate": "5", "power": "80", "sequential_tuning": "",
+        "minimum_conversions": "30", "minimum_days": "7", "decision_rule": "significance",
+        "chance_to_win": "95", "max_expected_loss": "0.25",
         "starts_at": "", "ends_at": "",
         "variants-TOTAL_FORMS": str(len(variants)), "variants-INITIAL_FORMS": "0",
         "variants-MIN_NUM_FORMS": "2", "variants-MAX_NUM_FORMS": "1000",
@@ -49,9 +53,10 @@ def experiment_form(control, variants, goals=(), **fields):
         "goals-MIN_NUM_FORMS": "0", "goals-MAX_NUM_FORMS": "1000",
         **fields,
     }
-    for index, (pk, name, kind, max_value) in enumerate(goals):
+    for index, (pk, name, kind, max_value, role, direction) in enumerate(goals):
         data.update({
             f"goals-{index}-name": name, f"goals-{index}-kind": kind,
+            f"goals-{index}-role": role, f"goals-{index}-direction": direction,
             f"goals-{index}-max_value": max_value, f"goals-{index}-ORDER": str(index),
             f"goals-{index}-id": pk, f"goals-{index}-DELETE": "",
         })

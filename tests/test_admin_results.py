@@ -7,13 +7,14 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from .test_results import days_ago, seed
+from .helpers import days_ago, seed, started_days_ago
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def seeded(demo):
+    started_days_ago(demo, 7)
     for n in range(5):
         seed(demo, "control", days_ago(n), 340, 34, source="ads")
         seed(demo, "b", days_ago(n), 330, 60, source="ads")

@@ -1,5 +1,7 @@
 """Migrations that move data, run forwards on rows made with the models of their time."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -139,5 +141,35 @@ def test_0006_declares_the_primary_goal_and_the_goals_seen():
         ]
         # At most 20 goals seen, by converting visitors; invalid names are left out.
         assert len(goals) == 21 and "bad name!" not in [name for name, *_ in goals]
+    finally:
+        migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0007_plans_running_experiments_from_their_observed_baseline():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
+    try:
+        old = migrate([(APP, "0006_declared_goals")])
+        Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
+        Rollup = old.get_model(APP, "DailyRollup")
+        rows = {}
+        for slug, visitors, conversions in (("seen", 4000, 500), ("few", 40, 4),
+                                            ("none", 0, 0)):
+            experiment = Experiment_.objects.create(name=slug, slug=slug, primary_goal="lead")
+            control = Variant.objects.create(experiment=experiment, key="control", weight=50,
+                                             is_control=True)
+            if visitors:
+                Rollup.objects.create(experiment=experiment, variant=control, goal="",
+                                      day="2026-11-01", visitors=visitors, events=visitors)
+                Rollup.objects.create(experiment=experiment, variant=control, goal="lead",
+                                      day="2026-11-01", visitors=conversions,
+                                      events=conversions)
+            rows[slug] = experiment.pk
+
+        new = migrate([(APP, "0007_decision_settings")])
+        baselines = dict(new.get_model(APP, "Experiment").objects.values_list("slug",
+                                                                              "baseline_rate"))
+        # 12.5 % observed on 4,000 visitors; too few visitors or none: the 5 % default.
+        assert baselines == {"seen": Decimal("12.50"), "few": Decimal("5"), "none": Decimal("5")}
     finally:
         migrate(latest)

@@ -12,6 +12,8 @@ from wagtail_experiments.models import Exposure
 from wagtail_experiments.results import experiment_results
 from wagtail_experiments.tracking import record_exposure
 
+from .helpers import days_ago, seed, started_days_ago
+
 pytestmark = pytest.mark.django_db
 
 SEEDED = {"control": 5, "b": 3, "c": 0}
@@ -130,48 +132,23 @@ def test_results_count_conversions_once_per_visitor_with_values_goals_and_source
 
 # Statistics, verdict, series and planning on seeded rollups ------------------------------
 
-def seed(demo, key, day, visitors, conversions, goal="lead", source=""):
-    from wagtail_experiments.models import DailyRollup
-
-    variant = demo.variants.get(key=key)
-    DailyRollup.objects.create(experiment=demo, variant=variant, goal="", day=day,
-                               utm_source=source, visitors=visitors, events=visitors)
-    DailyRollup.objects.create(experiment=demo, variant=variant, goal=goal, day=day,
-                               utm_source=source, visitors=conversions, events=conversions,
-                               value_sum=conversions * 2.0)
-
-
-def days_ago(n):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    return timezone.localdate() - timedelta(days=n)
-
-
-@pytest.fixture
-def seeded_stats(demo):
-    # Ten days; b clearly better than control, c the same as control; weights 34/33/33.
-    for n in range(10):
-        seed(demo, "control", days_ago(n), 340, 34)
-        seed(demo, "b", days_ago(n), 330, 50)
-        seed(demo, "c", days_ago(n), 330, 33)
-    return demo
-
-
 def test_results_carry_every_statistical_figure(seeded_stats):
     from wagtail_experiments import stats
 
     results = experiment_results(seeded_stats)
+    tuning = seeded_stats.effective_sequential_tuning()
+    assert tuning == stats.planned_sequential_tuning(0.05, 0.10, 0.05, 0.8, variants=3)
     expected = stats.analyze([(3400, 340), (3300, 500), (3300, 330)], weights=[34, 33, 33],
-                             alpha=0.05, method="sequential")
+                             alpha=0.05, method="sequential", sequential_tuning=tuning)
     for variant, figures in zip(results["variants"], expected["variants"], strict=True):
         for name, value in figures.items():
             assert variant[name] == pytest.approx(value, nan_ok=True), name
     assert results["srm_p_value"] == pytest.approx(expected["srm_p_value"])
     assert results["srm_detected"] is False
-    assert results["verdict"] == {"leader": "b", "winner": "b", "significant": True,
-                                  "reason": None}
+    assert results["verdict"] == {
+        "reason": "winner", "winner": "b", "leader": "b", "losers": [], "significant": True,
+        "waiting_for": {}, "harmed_guardrails": {}, "frozen_on": None, "rule": "significance",
+    }
 
 
 def test_sample_ratio_mismatch_blocks_the_verdict(demo):
@@ -184,26 +161,36 @@ def test_sample_ratio_mismatch_blocks_the_verdict(demo):
     assert results["verdict"]["winner"] is None and results["verdict"]["reason"] == "srm"
 
 
-def test_fixed_method_waits_for_the_planned_sample_size(seeded_stats):
+def test_fixed_method_waits_for_the_planned_sample_size_then_freezes(seeded_stats):
     from wagtail_experiments import stats
 
     seeded_stats.method = "fixed"
     seeded_stats.minimum_detectable_effect = 5  # needs far more visitors than 3,300
     results = experiment_results(seeded_stats)
     planning = results["planning"]
-    needed = stats.sample_size(0.1, 0.05, alpha=0.05, power=0.8)
+    needed = stats.sample_size(0.05, 0.05, alpha=0.05, power=0.8, method="fixed", variants=3)
     assert planning["visitors_needed_per_variant"] == needed
     assert planning["progress"] == pytest.approx(3300 / needed)
     assert planning["recent_daily_visitors_per_variant"] == pytest.approx(330)
     assert planning["days_remaining"] == math.ceil((needed - 3300) / 330)
-    assert results["verdict"]["winner"] is None
-    assert results["verdict"]["reason"] == "sample_size_not_reached"
-    assert results["verdict"]["leader"] == "b"
+    verdict = results["verdict"]
+    assert (verdict["winner"], verdict["reason"]) == (None, "collecting_data")
+    assert verdict["waiting_for"] == {"sample": True}
+    assert verdict["leader"] == "b"
 
+    # +50 % needs 1,812 per variant: reached by the end of the sixth day, but the verdict
+    # waits for the seventh (the minimum days), then is taken once, on those seven days.
     seeded_stats.minimum_detectable_effect = 50
-    assert experiment_results(seeded_stats)["verdict"]["winner"] == "b"
-
-
+    assert seeded_stats.planned_sample() == 1812
+    frozen = experiment_results(seeded_stats)["verdict"]
+    assert (frozen["winner"], frozen["frozen_on"]) == ("b", days_ago(3).isoformat())
+    # Later data is shown, but does not change a fixed-horizon answer.
+    seed(seeded_stats, "control", days_ago(1), 3400, 340, source="late")
+    seed(seeded_stats, "b", days_ago(1), 3300, 0, source="late")
+    seed(seeded_stats, "c", days_ago(1), 3300, 330, source="late")
+    later = experiment_results(seeded_stats)
+    assert later["variants"][1]["lift"] < 0
+    assert later["verdict"] == frozen
 def test_daily_series_and_date_filter(seeded_stats):
     results = experiment_results(seeded_stats)
     control_points = results["daily"][0]["points"]
@@ -236,7 +223,8 @@ def test_funnel_of_step_events(demo):
 
 
 def test_the_leader_is_the_winner_when_there_is_one(demo):
-    for n in range(5):
+    started_days_ago(demo, 7)
+    for n in range(7):
         seed(demo, "control", days_ago(n), 3400, 100)
         seed(demo, "b", days_ago(n), 3300, 900)
         seed(demo, "c", days_ago(n), 3300, 1200)  # both certain to beat the control

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 
 from django.db.models import Avg, Case, Count, FloatField, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.utils import timezone
 
-from . import stats
+from . import stats, verdicts
 from .conf import get_setting
 from .models import DailyRollup, Event
 from .rollup_sources import OTHER_SOURCES
 
 EXPOSURES = DailyRollup.EXPOSURES
 RECENT_DAYS = 7
-POWER = 0.8
 
 
 class _Rollups:
@@ -63,8 +64,12 @@ class _Rollups:
             else:
                 self._goals[variant_id].add(goal)
 
-    def total(self, goal, variant_id=None, *, day=None, utm_source=None):
-        """(visitors, events, value) of ``goal``, for a variant, a day or a UTM source."""
+    def total(self, goal, variant_id=None, *, day=None, utm_source=None, through=None):
+        """(visitors, events, value) of ``goal``, for a variant, a day, a UTM source, or
+        the days up to ``through`` (inclusive)."""
+        if through is not None:
+            sums = [self.total(goal, variant_id, day=d) for d in self.days() if d <= through]
+            return tuple(sum(column) for column in zip((0, 0, 0.0), *sums, strict=True))
         if day is not None:
             key = (goal, variant_id, "day", day)
         elif utm_source is not None:
@@ -101,13 +106,17 @@ def experiment_results(experiment, goal=None, since=None, until=None):
 
     Per variant (control first): visitors (unique, exposed), conversions (unique visitors
     reaching the goal), conversion value and events, every ``stats.analyze`` figure, and the
-    counts of every other goal. Then: SRM check, daily series, UTM-source breakdown, funnel
-    of ``step`` events, planned sample size with progress and days remaining, and a verdict.
+    counts of every other goal. Then: SRM check, the statistics of every declared goal
+    (``goals``), the verdict on the primary goal (``verdicts.verdict``), planning, daily
+    series, UTM-source breakdown and the funnel of ``step`` events.
     """
     goal = goal or experiment.primary_goal
-    alpha = float(experiment.alpha)
+    rule = experiment.decision_rule_settings()
     rollups = _Rollups(experiment, since, until)
     ordered = experiment.ordered_variants()
+    declared = list(experiment.goals.all())
+    tuning = experiment.effective_sequential_tuning(len(ordered))
+    higher_is_better = {g.name: g.higher_is_better for g in declared}
 
     variants = []
     for variant in ordered:
@@ -131,20 +140,19 @@ def experiment_results(experiment, goal=None, since=None, until=None):
             },
         })
 
-    analysis = stats.analyze(
-        [(v["visitors"], v["conversions"]) for v in variants],
+    analysis = _analyze(
+        [(v["visitors"], v["conversions"]) for v in variants], rule, tuning,
         weights=[v["weight"] for v in variants],
-        alpha=alpha,
-        method=experiment.method,
-    ) if len(variants) >= 2 else {"variants": [{} for _ in variants], "srm_p_value": 1.0,
-                                  "srm_detected": False}
+        higher_is_better=higher_is_better.get(goal, True),
+    )
     for variant, figures in zip(variants, analysis["variants"], strict=True):
         variant.update({k: v for k, v in figures.items() if k not in variant})
 
-    planning = _planning(experiment, ordered, variants, rollups, alpha)
+    planning = _planning(experiment, ordered, rollups, rule, tuning)
     outcome = _outcome(experiment)
     if outcome is not None or experiment.status == experiment.Status.PAUSED:
         planning["days_remaining"] = None  # no traffic is coming
+        planning["detectable_effect_by"] = []
     return {
         "experiment": experiment.slug,
         "name": experiment.name,
@@ -152,8 +160,10 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "pause_reason": experiment.pause_reason or None,
         "outcome": outcome,
         "goal": goal,
+        "primary_goal": experiment.primary_goal,
         "method": experiment.method,
-        "alpha": alpha,
+        "decision_rule": experiment.decision_rule,
+        "alpha": rule.alpha,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "visitors": sum(v["visitors"] for v in variants),
@@ -161,12 +171,147 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "variants": variants,
         "srm_p_value": analysis["srm_p_value"],
         "srm_detected": analysis["srm_detected"],
-        "verdict": _verdict(experiment, variants, analysis, planning, alpha),
+        "goals": _goal_statistics(experiment, ordered, rollups, declared, rule, tuning),
+        "verdict": _verdict(experiment, ordered, rollups, declared, rule, tuning,
+                            analysis["srm_detected"], planning),
         "planning": planning,
         "daily": _daily(ordered, goal, rollups),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
         "funnel": _funnel(experiment, ordered, goal, since, until),
     }
+
+
+def _analyze(counts, rule, tuning, *, weights=None, higher_is_better=True):
+    """``stats.analyze`` with the experiment's settings (nothing to compare below 2 arms)."""
+    if len(counts) < 2:
+        return {"variants": [{} for _ in counts], "srm_p_value": 1.0, "srm_detected": False}
+    return stats.analyze(counts, weights=weights, alpha=rule.alpha, method=rule.method,
+                         sequential_tuning=tuning, higher_is_better=higher_is_better)
+
+
+def _counts(rollups, ordered, goal, through=None):
+    """(visitors, conversions) per variant, overall or up to the day ``through``."""
+    counts = []
+    for variant in ordered:
+        visitors = rollups.total(EXPOSURES, variant.pk, through=through)[0]
+        conversions = rollups.total(goal, variant.pk, through=through)[0]
+        counts.append((visitors, min(conversions, visitors)))
+    return counts
+
+
+def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, through=None):
+    """Every declared goal's figures, the primary goal first. Secondary goals' p-values are
+    Holm-adjusted across all of their comparisons (goals x variants), so that a dozen of
+    them do not turn up a "significant" one by luck; a guardrail lists the variants that
+    make it significantly worse (``harmed_by``), uncorrected, to err on the side of caution.
+    """
+    goals = []
+    for goal in sorted(declared, key=lambda g: (g.name != experiment.primary_goal,
+                                                g.sort_order or 0, g.name)):
+        role = "primary" if goal.name == experiment.primary_goal else goal.role
+        analysis = _analyze(_counts(rollups, ordered, goal.name, through), rule, tuning,
+                            higher_is_better=goal.higher_is_better)
+        figures = [{"key": variant.key, **row}
+                   for variant, row in zip(ordered, analysis["variants"], strict=True)]
+        goal_rule = replace(rule, higher_is_better=goal.higher_is_better)
+        goals.append({
+            "name": goal.name,
+            "role": role,
+            "kind": goal.kind,
+            "higher_is_better": goal.higher_is_better,
+            "variants": figures,
+            "harmed_by": verdicts.harmed_by(figures, goal_rule) if role == "guardrail" else [],
+        })
+    secondary = [row for g in goals if g["role"] == "secondary" for row in g["variants"][1:]]
+    adjusted = stats.holm_adjust([row.get("p_value") for row in secondary])
+    for row, p_value in zip(secondary, adjusted, strict=True):
+        row["p_value_adjusted"] = p_value
+    return goals
+
+
+def _verdict(experiment, ordered, rollups, declared, rule, tuning, srm_detected, planning):
+    """``verdicts.verdict`` on the primary goal. A sequential experiment is judged on all
+    its data at every look. A fixed-horizon one is judged once: on the data up to the
+    first full day that reached its planned sample and minimums, and that answer stays
+    (later data is shown, but cannot change it)."""
+    look, days_running, sample_reached = None, _days_running(experiment, rollups), True
+    if rule.method == "fixed":
+        look = _fixed_horizon_day(experiment, ordered, rollups, rule, planning)
+        sample_reached = look is not None
+        if look is not None:
+            days_running = _days_through(experiment, rollups, look)
+    primary = experiment.primary_goal
+    higher = rule.higher_is_better
+    analysis = _analyze(_counts(rollups, ordered, primary, look), rule, tuning,
+                        weights=[float(v.weight) for v in ordered], higher_is_better=higher)
+    figures = [{"key": variant.key, **row}
+               for variant, row in zip(ordered, analysis["variants"], strict=True)]
+    if len(figures) < 2:
+        return {"reason": "collecting_data", "winner": None, "leader": None, "losers": [],
+                "significant": False, "waiting_for": {}, "harmed_guardrails": {},
+                "frozen_on": None, "rule": experiment.decision_rule}
+    guardrails = {}
+    for goal in _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look):
+        for key in goal["harmed_by"]:
+            guardrails.setdefault(key, []).append(goal["name"])
+    decision = verdicts.verdict(
+        figures, rule,
+        srm_detected=srm_detected,
+        days_running=days_running,
+        sample_reached=sample_reached,
+        harmed_guardrails=guardrails,
+    )
+    decision["frozen_on"] = look.isoformat() if look is not None else None
+    decision["rule"] = experiment.decision_rule
+    return decision
+
+
+def _start_day(experiment, rollups):
+    if experiment.started_at:
+        return timezone.localdate(experiment.started_at)
+    days = rollups.days()
+    return days[0] if days else None
+
+
+def _days_through(experiment, rollups, day):
+    """Days the experiment has run by the end of ``day``, its first day counting as one."""
+    start = _start_day(experiment, rollups)
+    return (day - start).days + 1 if start is not None else 0
+
+
+def _days_running(experiment, rollups):
+    """Whole days run so far; for data without a start (imported, say), the days it spans."""
+    if experiment.started_at:
+        return experiment.days_running()
+    days = rollups.days()
+    return (days[-1] - days[0]).days + 1 if days else 0
+
+
+def _fixed_horizon_day(experiment, ordered, rollups, rule, planning):
+    """The first full day by whose end every arm had the planned visitors and the minimum
+    conversions, and the experiment the minimum days; None until there is one. Today is
+    not full until it ends, unless the experiment is over."""
+    needed = planning["visitors_needed_per_variant"]
+    if not needed or len(ordered) < 2:
+        return None
+    finished = experiment.status in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED)
+    today = timezone.localdate()
+    visitors = [0] * len(ordered)
+    conversions = [0] * len(ordered)
+    for day in rollups.days():
+        if day >= today and not finished:
+            break
+        for index, variant in enumerate(ordered):
+            visitors[index] += rollups.total(EXPOSURES, variant.pk, day=day)[0]
+            conversions[index] += rollups.total(experiment.primary_goal, variant.pk, day=day)[0]
+        if (
+            min(visitors) >= needed
+            and min(min(c, v) for c, v in zip(conversions, visitors, strict=True))
+            >= rule.minimum_conversions
+            and _days_through(experiment, rollups, day) >= rule.minimum_days
+        ):
+            return day
+    return None
 
 
 def _outcome(experiment):
@@ -287,69 +432,73 @@ def _funnel(experiment, variants, goal, since, until):
     return {"steps": steps, "variants": funnel} if steps else {"steps": [], "variants": []}
 
 
-def _planning(experiment, ordered, variants, rollups, alpha):
-    """Visitors needed per variant to detect the minimum detectable effect, progress, and
-    days remaining at the last week's traffic."""
-    control = variants[0] if variants else {"visitors": 0}
-    baseline = control["conversions"] / control["visitors"] if control["visitors"] else 0.0
-    mde = float(experiment.minimum_detectable_effect) / 100
-    needed = None
-    if 0 < baseline < 1 and 0 < baseline * (1 + mde) < 1:
-        needed = stats.sample_size(baseline, mde, alpha=alpha, power=POWER)
-    smallest_arm = min((v["visitors"] for v in variants), default=0)
+# How far ahead the planning panel says what the experiment can detect.
+FORECAST_DAYS = (7, 14, 28)
+
+
+def _planning(experiment, ordered, rollups, rule, tuning):
+    """The planned sample for the experiment's method (and the fixed-horizon figure, for
+    comparison), progress, days remaining at the last week's traffic, and the smallest lift
+    the experiment can detect now and in ``FORECAST_DAYS`` days."""
+    arms = max(len(ordered), 2)
+    needed = experiment.planned_sample(arms=arms)
+    counts = _counts(rollups, ordered, experiment.primary_goal)
+    control_visitors, control_conversions = counts[0] if counts else (0, 0)
+    observed = control_conversions / control_visitors if control_visitors else 0.0
+    planned_baseline = float(experiment.baseline_rate) / 100
+    # Forecasts use what the control really converts at, once that is more than noise.
+    enough = control_conversions >= max(rule.minimum_conversions, 1) and observed < 1
+    forecast_baseline = observed if enough else planned_baseline
+    smallest_arm = min((visitors for visitors, _ in counts), default=0)
     days = rollups.days()
     recent = [day for day in days if days and day > days[-1] - timedelta(days=RECENT_DAYS)]
     recent_visitors = min(
-        (sum(rollups.total(EXPOSURES, v.pk, day=day)[0] for day in recent)
-         for v in ordered),
+        (sum(rollups.total(EXPOSURES, v.pk, day=day)[0] for day in recent) for v in ordered),
         default=0,
     )
     daily_rate = recent_visitors / len(recent) if recent else 0
     days_remaining = None
-    if needed is not None and daily_rate > 0:
-        days_remaining = max(math.ceil((needed - smallest_arm) / daily_rate), 0)
+    if daily_rate > 0:
+        days_remaining = max(
+            math.ceil((needed - smallest_arm) / daily_rate) if needed else 0,
+            rule.minimum_days - _days_running(experiment, rollups),
+            0,
+        )
+        if needed is None:
+            days_remaining = None
+
+    def detectable(visitors):
+        if visitors <= 0:
+            return None
+        return stats.detectable_effect(
+            forecast_baseline, visitors, rule.alpha, float(experiment.power) / 100,
+            method=rule.method, variants=arms, sequential_tuning=tuning,
+        )
+
+    today = timezone.localdate()
     return {
-        "baseline_rate": baseline,
-        "minimum_detectable_effect": mde,
-        "power": POWER,
+        "method": rule.method,
+        "baseline_rate": planned_baseline,
+        "observed_baseline_rate": observed,
+        "minimum_detectable_effect": float(experiment.minimum_detectable_effect) / 100,
+        "power": float(experiment.power) / 100,
         "visitors_needed_per_variant": needed,
+        "fixed_horizon_visitors_per_variant": experiment.planned_sample("fixed", arms),
+        "sequential_tuning": tuning if rule.method == "sequential" else None,
+        "minimum_conversions": rule.minimum_conversions,
+        "minimum_days": rule.minimum_days,
         "progress": min(smallest_arm / needed, 1.0) if needed else 0.0,
         "reached": bool(needed) and smallest_arm >= needed,
         "recent_daily_visitors_per_variant": daily_rate,
         "days_remaining": days_remaining,
-    }
-
-
-def _verdict(experiment, variants, analysis, planning, alpha):
-    """The leader (best conversion rate among challengers that beat the control most
-    likely) and whether it is a winner: adjusted p-value below alpha, no sample-ratio
-    mismatch, and for the fixed method the planned sample size reached."""
-    challengers = [v for v in variants if not v["is_control"] and v.get("chance_to_beat_control")]
-    # Ties (several variants all but certain to beat the control) go to the larger lift.
-    leader = max(
-        challengers, key=lambda v: (v["chance_to_beat_control"], v.get("lift") or 0),
-        default=None,
-    )
-    if leader is not None and leader["chance_to_beat_control"] < 0.5:
-        leader = variants[0]  # nobody is likely to beat the control
-    significant = [
-        v for v in variants
-        if not v["is_control"] and v.get("p_value_adjusted") is not None
-        and v["p_value_adjusted"] < alpha and (v.get("lift") or 0) > 0
-    ]
-    winner = max(significant, key=lambda v: v["lift"], default=None)
-    reason = None
-    if analysis["srm_detected"]:
-        winner, reason = None, "srm"
-    elif winner and experiment.method == "fixed" and not planning["reached"]:
-        winner, reason = None, "sample_size_not_reached"
-    elif winner is None:
-        reason = "not_significant"
-    if winner is not None:
-        leader = winner
-    return {
-        "leader": leader["key"] if leader else None,
-        "winner": winner["key"] if winner else None,
-        "significant": winner is not None,
-        "reason": reason,
+        "detectable_effect": detectable(smallest_arm),
+        "detectable_effect_by": [
+            {
+                "days": ahead,
+                "date": (today + timedelta(days=ahead)).isoformat(),
+                "visitors_per_variant": math.floor(smallest_arm + daily_rate * ahead),
+                "lift": detectable(math.floor(smallest_arm + daily_rate * ahead)),
+            }
+            for ahead in FORECAST_DAYS
+        ] if daily_rate > 0 else [],
     }

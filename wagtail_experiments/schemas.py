@@ -270,5 +270,30 @@ class ResultsOut(Schema):
     experiment: str
     name: str
     status: str
+    pause_reason: str | None = None
+    outcome: dict[str, Any] | None = None
     goal: str
+    primary_goal: str
+    method: str
+    decision_rule: str
+    alpha: float
+    since: str | None = None
+    until: str | None = None
+    visitors: int
+    conversions: int
     variants: list[dict[str, Any]]
+    srm_p_value: float
+    srm_detected: bool
+    goals: list[dict[str, Any]] = Field(
+        description="Every declared goal's statistics, the primary goal first, with its "
+        "role (primary, secondary, guardrail) and direction."
+    )
+    verdict: dict[str, Any] = Field(
+        description="The decision on the primary goal: reason (collecting_data, srm, "
+        "guardrail_harmed, not_significant, winner, loser), winner, leader, losers, "
+        "waiting_for, harmed_guardrails, frozen_on (fixed horizon), rule."
+    )
+    planning: dict[str, Any]
+    daily: list[dict[str, Any]]
+    utm_sources: list[dict[str, Any]]
+    funnel: dict[str, Any]

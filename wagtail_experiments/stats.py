@@ -50,6 +50,10 @@ METHODS = ("sequential", "fixed")
 DEFAULT_ALPHA = 0.05
 # GrowthBook's default: the confidence sequence is tightest around 5,000 visitors in total.
 DEFAULT_SEQUENTIAL_TUNING = 5000
+DEFAULT_POWER = 0.8
+# planned_sequential_tuning stops once another round moves it by less than this share.
+_TUNING_SETTLED = 0.01
+_TUNING_ROUNDS = 20
 # An SRM check runs on every look at the results, so it needs a strict threshold to avoid
 # crying wolf; 0.001 is the industry's usual choice (GrowthBook, Optimizely, Statsig).
 SRM_P_VALUE_THRESHOLD = 0.001
@@ -71,6 +75,8 @@ _GAMMA_MAX_ITERATIONS = 10_000
 _TINY = 1e-300
 # From here on, four terms of Stirling's series give lgamma to better than 1e-15.
 _STIRLING_FROM = 20.0
+# exp(709) is near the largest float: an interval's upper end beyond it is shown as that.
+_LARGEST_LOG_RATIO = 709.0
 
 
 def analyze(
@@ -79,6 +85,7 @@ def analyze(
     alpha: float = DEFAULT_ALPHA,
     method: str = "sequential",
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    higher_is_better: bool = True,
 ) -> dict:
     """Every figure of an experiment's results, from its ``(visitors, conversions)`` counts.
 
@@ -91,6 +98,9 @@ def analyze(
     (``None`` with no visitors); every variant but the control also ``lift``,
     ``lift_ci_low``, ``lift_ci_high``, ``p_value``, ``p_value_adjusted``,
     ``chance_to_beat_control`` and ``expected_loss`` (see the module docstring).
+    ``higher_is_better=False`` is for goals where fewer conversions are better (say,
+    unsubscribes): "beating" the control then means converting less, and the expected
+    loss counts the conversions added.
 
     ``None`` marks what cannot be computed yet: the lift without conversions in the
     control; its interval (and the sequential p-value, which is read off it) when the
@@ -121,8 +131,10 @@ def analyze(
 
     control = arms[0]
     for variant, arm in zip(variants[1:], arms[1:], strict=True):
-        variant.update(_comparison(control, arm, alpha, method, sequential_tuning))
-    adjusted = _holm_adjust([variant["p_value"] for variant in variants[1:]])
+        variant.update(
+            _comparison(control, arm, alpha, method, sequential_tuning, higher_is_better)
+        )
+    adjusted = holm_adjust([variant["p_value"] for variant in variants[1:]])
     for variant, p_value_adjusted in zip(variants[1:], adjusted, strict=True):
         variant["p_value_adjusted"] = p_value_adjusted
 
@@ -135,30 +147,165 @@ def analyze(
 
 
 def sample_size(
-    baseline_rate: float, mde_relative: float, alpha: float = DEFAULT_ALPHA, power: float = 0.8
+    baseline_rate: float,
+    mde_relative: float,
+    alpha: float = DEFAULT_ALPHA,
+    power: float = DEFAULT_POWER,
+    *,
+    method: str = "sequential",
+    variants: int = 2,
+    sequential_tuning: float | None = None,
 ) -> int:
-    """Visitors needed in EACH variant to detect a relative lift of ``mde_relative``.
+    """Visitors needed in EACH variant (the control too) to detect a lift of ``mde_relative``.
 
     ``baseline_rate`` is the control's expected conversion rate; ``mde_relative`` the
-    smallest lift worth detecting (0.1 = 10 % more conversions); ``power`` the chance of
-    detecting it if it is real. For the ``"fixed"`` method, which is valid only when the
-    sample size is decided up front like this.
+    smallest relative lift worth detecting (0.1 = 10 % more conversions, -0.1 = 10 % fewer);
+    ``power`` the chance of detecting it if it is real; ``variants`` how many arms the
+    experiment has, the control included. Matches what ``analyze`` tests:
+
+    - the log rate ratio, at ``alpha / (variants - 1)`` when there are several challengers
+      (the first step of the Holm correction ``analyze`` applies);
+    - for ``"fixed"``, the visitors at which the single look has that power;
+    - for ``"sequential"``, the visitors at which the confidence sequence excludes zero
+      with that probability (counting only that last look, so it errs on the safe side);
+      ``sequential_tuning`` defaults to ``planned_sequential_tuning(...)``.
     """
-    if not 0 < baseline_rate < 1:
+    _validate_planning(baseline_rate, alpha, power, method, variants)
+    target_rate = _target_rate(baseline_rate, mde_relative)
+    corrected_alpha = alpha / (variants - 1)
+    if method == "sequential" and sequential_tuning is None:
+        sequential_tuning = planned_sequential_tuning(
+            baseline_rate, mde_relative, alpha, power, variants=variants
+        )
+    return _visitors_per_arm(
+        baseline_rate, target_rate, corrected_alpha, power, method, sequential_tuning
+    )
+
+
+def planned_sequential_tuning(
+    baseline_rate: float,
+    mde_relative: float,
+    alpha: float = DEFAULT_ALPHA,
+    power: float = DEFAULT_POWER,
+    *,
+    variants: int = 2,
+) -> int:
+    """The tuning of the confidence sequence that suits an experiment: its planned number
+    of visitors in one comparison (the control and one variant together).
+
+    The sequence is narrowest around that many visitors, so it is the sequential sample
+    size for this tuning; found by iterating from the fixed-horizon figure, which it
+    settles on within a few rounds.
+    """
+    _validate_planning(baseline_rate, alpha, power, "sequential", variants)
+    target_rate = _target_rate(baseline_rate, mde_relative)
+    corrected_alpha = alpha / (variants - 1)
+    tuning = 2 * _visitors_per_arm(baseline_rate, target_rate, corrected_alpha, power, "fixed")
+    for _ in range(_TUNING_ROUNDS):
+        planned = 2 * _visitors_per_arm(
+            baseline_rate, target_rate, corrected_alpha, power, "sequential", tuning
+        )
+        if abs(planned - tuning) <= _TUNING_SETTLED * tuning:
+            return planned
+        tuning = planned
+    return tuning
+
+
+def detectable_effect(
+    baseline_rate: float,
+    visitors_per_variant: int,
+    alpha: float = DEFAULT_ALPHA,
+    power: float = DEFAULT_POWER,
+    *,
+    method: str = "sequential",
+    variants: int = 2,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+) -> float | None:
+    """The smallest relative lift that ``visitors_per_variant`` visitors in each arm detect
+    with ``power`` (the inverse of ``sample_size``): "what can this test detect by Friday?".
+
+    ``None`` when no lift is detectable with that many visitors, not even one that takes
+    the rate to 100 %.
+    """
+    _validate_planning(baseline_rate, alpha, power, method, variants)
+    if not (_is_number(visitors_per_variant) and visitors_per_variant >= 0):
+        raise ValueError("visitors_per_variant must be a non-negative number")
+    if visitors_per_variant == 0:
+        return None
+    corrected_alpha = alpha / (variants - 1)
+    highest = 1 / baseline_rate - 1
+
+    def detectable(lift):
+        return _detection_margin(
+            baseline_rate, baseline_rate * (1 + lift), visitors_per_variant,
+            corrected_alpha, power, method, sequential_tuning,
+        ) >= 0
+
+    # Just short of a 100 % rate: the log ratio's variance vanishes there.
+    low, high = 0.0, highest * (1 - 1e-9)
+    if not detectable(high):
+        return None
+    while high - low > _ROOT_TOLERANCE * max(1.0, high):
+        middle = (low + high) / 2
+        if detectable(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _visitors_per_arm(baseline_rate, target_rate, alpha, power, method, tuning=None) -> int:
+    """The smallest whole number of visitors per arm whose detection margin is >= 0."""
+    spread = (1 - baseline_rate) / baseline_rate + (1 - target_rate) / target_rate
+    effect = abs(math.log(target_rate / baseline_rate))
+    z_power = _STANDARD_NORMAL.inv_cdf(power)
+    if method == "fixed":
+        z_alpha = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
+        return math.ceil(spread * (z_alpha + z_power) ** 2 / effect**2)
+    # se * (width factor + z_power) falls as the sample grows: search by doubling, then
+    # bisect on whole numbers.
+    low, high = 1, 2
+    while _detection_margin(baseline_rate, target_rate, high, alpha, power, method, tuning) < 0:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _detection_margin(baseline_rate, target_rate, middle, alpha, power, method, tuning) < 0:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def _detection_margin(baseline_rate, target_rate, visitors, alpha, power, method, tuning):
+    """How far the true log ratio lies beyond the interval's half-width plus ``power``'s
+    quantile of noise, with ``visitors`` per arm: >= 0 means detected with that power."""
+    spread = (1 - baseline_rate) / baseline_rate + (1 - target_rate) / target_rate
+    standard_error = math.sqrt(spread / visitors)
+    if method == "fixed":
+        half_width = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2) * standard_error
+    else:
+        half_width = _sequential_half_width(standard_error, 2 * visitors, -math.log(alpha), tuning)
+    effect = abs(math.log(target_rate / baseline_rate))
+    return effect - half_width - _STANDARD_NORMAL.inv_cdf(power) * standard_error
+
+
+def _target_rate(baseline_rate, mde_relative):
+    target_rate = baseline_rate * (1 + mde_relative)
+    if not _is_number(mde_relative) or mde_relative == 0 or not 0 < target_rate < 1:
+        raise ValueError("mde_relative must be non-zero and keep the target rate in (0, 1)")
+    return target_rate
+
+
+def _validate_planning(baseline_rate, alpha, power, method, variants) -> None:
+    if not (_is_number(baseline_rate) and 0 < baseline_rate < 1):
         raise ValueError("baseline_rate must be between 0 and 1 (exclusive)")
     _validate_alpha(alpha)
-    if not 0 < power < 1:
+    if not (_is_number(power) and 0 < power < 1):
         raise ValueError("power must be between 0 and 1 (exclusive)")
-    target_rate = baseline_rate * (1 + mde_relative)
-    if mde_relative == 0 or not 0 < target_rate < 1:
-        raise ValueError("mde_relative must be non-zero and keep the target rate in (0, 1)")
-    mean_rate = (baseline_rate + target_rate) / 2
-    z_alpha = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
-    z_power = _STANDARD_NORMAL.inv_cdf(power)
-    spread = z_alpha * math.sqrt(2 * mean_rate * (1 - mean_rate)) + z_power * math.sqrt(
-        baseline_rate * (1 - baseline_rate) + target_rate * (1 - target_rate)
-    )
-    return math.ceil(spread**2 / (target_rate - baseline_rate) ** 2)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if isinstance(variants, bool) or not isinstance(variants, int) or variants < 2:
+        raise ValueError("variants must be a whole number of at least 2 (the control and one more)")
 
 
 def _wilson_interval(
@@ -182,27 +329,6 @@ def _wilson_interval(
     # The interval always holds the observed rate and lies within [0, 1]; rounding must not
     # make a bound cross either (at 0 or all conversions the bound is the rate itself).
     return min(max(0.0, centre - half_width), rate), max(min(1.0, centre + half_width), rate)
-
-
-def _two_proportion_p_value(
-    control_visitors: int, control_conversions: int, visitors: int, conversions: int
-) -> float | None:
-    """Two-sided p-value of the pooled two-proportion z-test (the ``"fixed"`` method).
-
-    ``None`` when an arm has no visitors, or when nobody or everybody converted in both
-    arms (then there is no variation to test against).
-    """
-    if control_visitors == 0 or visitors == 0:
-        return None
-    pooled_rate = (control_conversions + conversions) / (control_visitors + visitors)
-    if pooled_rate in (0.0, 1.0):
-        return None
-    standard_error = math.sqrt(
-        pooled_rate * (1 - pooled_rate) * (1 / control_visitors + 1 / visitors)
-    )
-    z = (conversions / visitors - control_conversions / control_visitors) / standard_error
-    # erfc keeps tiny p-values accurate, where 1 - cdf would round to 0.
-    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def _sequential_half_width(
@@ -249,8 +375,9 @@ def _sequential_p_value(
     return math.exp(-(low + high) / 2)
 
 
-def _holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
-    """Holm-Bonferroni adjusted p-values, in the input order.
+def holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the input order (``analyze`` adjusts across
+    variants; the results adjust secondary goals across goals and variants with it).
 
     A ``None`` (a variant that cannot be tested yet) stays ``None`` but still counts as one
     of the comparisons: the variants were planned, so leaving one out would make the others
@@ -339,30 +466,37 @@ def _comparison(
     alpha: float,
     method: str,
     tuning: float,
+    higher_is_better: bool = True,
 ) -> dict:
     control_visitors, control_conversions = control
     visitors, conversions = variant
     both_seen = control_visitors > 0 and visitors > 0
-    lift, standard_error = _lift(control_visitors, control_conversions, visitors, conversions)
+    lift = None
+    if both_seen and control_conversions > 0:
+        lift = (conversions / visitors) / (control_conversions / control_visitors) - 1
+    log_ratio, standard_error = _log_rate_ratio(control, variant)
 
     lift_ci_low = lift_ci_high = p_value = None
-    # A zero standard error (no conversions in the variant, or every visitor converting in
-    # both arms) would give a zero-width interval and a p-value of 0: pure artefacts of the
-    # approximation, so the interval is left undefined instead.
-    has_interval = lift is not None and standard_error > 0
-    if method == "fixed":
-        p_value = _two_proportion_p_value(*control, *variant)
-        if has_interval:
-            half_width = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2) * standard_error
-            lift_ci_low, lift_ci_high = lift - half_width, lift + half_width
-    elif has_interval:
+    # Without conversions in an arm the log ratio is infinite, and with everybody
+    # converting in both arms its standard error is zero: the interval and the p-value
+    # would be artefacts of the approximation, so they are left undefined instead.
+    if standard_error:
         total_visitors = control_visitors + visitors
-        half_width = _sequential_half_width(
-            standard_error, total_visitors, -math.log(alpha), tuning
-        )
-        lift_ci_low, lift_ci_high = lift - half_width, lift + half_width
-        p_value = _sequential_p_value(lift, standard_error, total_visitors, tuning)
+        if method == "fixed":
+            half_width = _STANDARD_NORMAL.inv_cdf(1 - alpha / 2) * standard_error
+            # erfc keeps tiny p-values accurate, where 1 - cdf would round to 0.
+            p_value = math.erfc(abs(log_ratio) / standard_error / math.sqrt(2))
+        else:
+            half_width = _sequential_half_width(
+                standard_error, total_visitors, -math.log(alpha), tuning
+            )
+            p_value = _sequential_p_value(log_ratio, standard_error, total_visitors, tuning)
+        lift_ci_low = _relative(log_ratio - half_width)
+        lift_ci_high = _relative(log_ratio + half_width)
 
+    # "Beating" the control when fewer conversions are better is converting less: the
+    # same figures with the arms' roles swapped.
+    better, worse = (control, variant) if higher_is_better else (variant, control)
     return {
         "lift": lift,
         "lift_ci_low": lift_ci_low,
@@ -370,26 +504,30 @@ def _comparison(
         "p_value": p_value,
         # Without visitors in an arm the posterior is only the prior: a "90 % chance to
         # beat control" for a variant nobody saw would be misleading.
-        "chance_to_beat_control": _chance_to_beat_control(*control, *variant)
+        "chance_to_beat_control": _chance_to_beat_control(*better, *worse)
         if both_seen
         else None,
-        "expected_loss": _expected_loss(*control, *variant) if both_seen else None,
+        "expected_loss": _expected_loss(*better, *worse) if both_seen else None,
     }
 
 
-def _lift(
-    control_visitors: int, control_conversions: int, visitors: int, conversions: int
-) -> tuple[float | None, float]:
-    """Relative lift and its delta-method standard error; ``None`` when undefined."""
-    if control_visitors == 0 or visitors == 0 or control_conversions == 0:
-        return None, 0.0
-    control_rate = control_conversions / control_visitors
-    rate = conversions / visitors
-    variance = (
-        rate * (1 - rate) / visitors / control_rate**2
-        + rate**2 * control_rate * (1 - control_rate) / control_visitors / control_rate**4
-    )
-    return (rate - control_rate) / control_rate, math.sqrt(variance)
+def _log_rate_ratio(
+    control: tuple[int, int], variant: tuple[int, int]
+) -> tuple[float | None, float | None]:
+    """ln(variant rate / control rate) and its standard error (delta method); ``(None,
+    None)`` while an arm has no conversions (the ratio is then 0 or undefined)."""
+    (control_visitors, control_conversions), (visitors, conversions) = control, variant
+    if not (control_conversions and conversions):
+        return None, None
+    log_ratio = math.log(conversions / visitors) - math.log(control_conversions / control_visitors)
+    # Var(ln p) is about (1 - p) / (n p) = 1 / conversions - 1 / visitors, in each arm.
+    variance = (1 / conversions - 1 / visitors) + (1 / control_conversions - 1 / control_visitors)
+    return log_ratio, math.sqrt(max(variance, 0.0))
+
+
+def _relative(log_ratio: float) -> float:
+    """A log rate ratio as a relative lift: ln 1.1 -> +0.10. Always above -1 (-100 %)."""
+    return math.expm1(min(log_ratio, _LARGEST_LOG_RATIO))
 
 
 def _posterior(visitors: int, conversions: int) -> tuple[int, int]:

@@ -18,13 +18,14 @@ from .compat import RegisteredPermissionPolicyMixin
 from .leads.viewsets import LeadViewSet
 from .models import DailyRollup, Event, Experiment, Variant
 from .results import experiment_results
+from .templatetags.wagtail_experiments_admin import verdict_reason
 from .views.base import ViewPermissionIndexView, ViewPermissionInspectView
 from .views.lifecycle import ACTIONS, ExperimentActionView
 from .views.results import ExperimentResultsView
 
 
 def leader_summary(experiment):
-    """"b (significant)", "b (leading)" or "—" for the listing and dashboard; a finished
+    """"b (significant)", "b (leading: collecting data)" or "—" for the listing; a finished
     experiment's chosen winner rather than what the numbers lean to."""
     if experiment.status == Experiment.Status.DRAFT:
         return "—"
@@ -36,7 +37,8 @@ def leader_summary(experiment):
     if verdict["winner"]:
         return _("%(key)s (significant)") % {"key": verdict["winner"]}
     if verdict["leader"]:
-        return _("%(key)s (leading, not significant)") % {"key": verdict["leader"]}
+        return _("%(key)s (leading: %(reason)s)") % {
+            "key": verdict["leader"], "reason": verdict_reason(verdict["reason"])}
     return "—"
 
 

@@ -29,12 +29,14 @@ LANDING_TITLE = "Landing"
 WEIGHTS = {"control": 34, "b": 33, "c": 33}
 # The goals landing-hero counts: (name, recorded from, maximum value). A lead is recorded by
 # the server only, so no script can forge one; "purchase" carries an order amount.
+# (name, recorded from, maximum value, role): purchases are a guardrail, so a headline that
+# wins leads by costing sales cannot win.
 LANDING_GOALS = [
-    ("lead", Goal.Kind.SERVER, None),
-    ("cta", Goal.Kind.EVENT, None),
-    ("signup", Goal.Kind.EVENT, None),
-    ("video-played", Goal.Kind.EVENT, 3600),
-    ("purchase", Goal.Kind.REVENUE, 5000),
+    ("lead", Goal.Kind.SERVER, None, Goal.Role.SECONDARY),
+    ("cta", Goal.Kind.EVENT, None, Goal.Role.SECONDARY),
+    ("signup", Goal.Kind.EVENT, None, Goal.Role.SECONDARY),
+    ("video-played", Goal.Kind.EVENT, 3600, Goal.Role.SECONDARY),
+    ("purchase", Goal.Kind.REVENUE, 5000, Goal.Role.GUARDRAIL),
 ]
 BANNER_TEXT = "New: every landing page can now run its own experiment."
 
@@ -163,8 +165,8 @@ def _experiment(pages):
             for index, (key, _slug, label, *_) in enumerate(LANDING_VARIANTS)
         ]
         experiment.goals = [
-            Goal(name=name, kind=kind, max_value=max_value, sort_order=index)
-            for index, (name, kind, max_value) in enumerate(LANDING_GOALS)
+            Goal(name=name, kind=kind, max_value=max_value, role=role, sort_order=index)
+            for index, (name, kind, max_value, role) in enumerate(LANDING_GOALS)
         ]
         experiment.full_clean()
         experiment.save()

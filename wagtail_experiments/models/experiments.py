@@ -18,8 +18,10 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFi
 from wagtail.log_actions import log
 from wagtail.models import Orderable
 
+from .. import stats
 from ..forms import ExperimentAdminForm
 from ..targeting import DEVICES, Targeting, split_list
+from ..verdicts import DEFAULT_MINIMUM_CONVERSIONS, DEFAULT_MINIMUM_DAYS, DecisionRule
 from .goals import validate_goal_name
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
@@ -61,6 +63,10 @@ class Experiment(ClusterableModel):
     class Method(models.TextChoices):
         SEQUENTIAL = "sequential", _("Sequential (safe to check daily)")
         FIXED = "fixed", _("Fixed horizon (check once, at the planned sample size)")
+
+    class DecisionRuleChoice(models.TextChoices):
+        SIGNIFICANCE = "significance", _("Significance (p-value below alpha)")
+        BAYESIAN = "bayesian", _("Bayesian (chance to beat control and expected loss)")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -154,6 +160,66 @@ class Experiment(ClusterableModel):
         default=Decimal("10"),
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("1000"))],
         help_text=_("Smallest relative lift worth detecting; sets the planned sample size."),
+    )
+    baseline_rate = models.DecimalField(
+        _("expected baseline conversion rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("99.99"))],
+        help_text=_("How often the control usually reaches the primary goal. With the "
+                    "minimum detectable effect, it sets the planned sample size."),
+    )
+    power = models.DecimalField(
+        _("power (%)"),
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("80"),
+        validators=[MinValueValidator(Decimal("50")), MaxValueValidator(Decimal("99.9"))],
+        help_text=_("Chance of detecting the minimum detectable effect if it is real."),
+    )
+    sequential_tuning = models.PositiveIntegerField(
+        _("sequential tuning (visitors)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(100)],
+        help_text=_("Visitors in the control and one variant together at which the "
+                    "sequential test is most sensitive. Empty: the planned sample size."),
+    )
+    minimum_conversions = models.PositiveIntegerField(
+        _("minimum conversions per variant"),
+        default=DEFAULT_MINIMUM_CONVERSIONS,
+        help_text=_("No verdict before every variant has this many conversions."),
+    )
+    minimum_days = models.PositiveSmallIntegerField(
+        _("minimum days"),
+        default=DEFAULT_MINIMUM_DAYS,
+        validators=[MaxValueValidator(365)],
+        help_text=_("No verdict before the experiment has run this long: weekdays and "
+                    "weekends convert differently."),
+    )
+    decision_rule = models.CharField(
+        _("decision rule"),
+        max_length=16,
+        choices=DecisionRuleChoice.choices,
+        default=DecisionRuleChoice.SIGNIFICANCE,
+    )
+    chance_to_win = models.DecimalField(
+        _("chance to beat control needed (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("95"),
+        validators=[MinValueValidator(Decimal("50")), MaxValueValidator(Decimal("99.99"))],
+        help_text=_("Bayesian rule only."),
+    )
+    max_expected_loss = models.DecimalField(
+        _("acceptable expected loss (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.25"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_("Bayesian rule only: how much of the control's conversion rate you "
+                    "accept to lose on average, should the variant be worse after all."),
     )
     target_site = models.ForeignKey(
         "wagtailcore.Site",
@@ -281,9 +347,24 @@ class Experiment(ClusterableModel):
                 ),
                 FieldPanel("goal_page"),
                 FieldPanel("method"),
-                FieldRowPanel([FieldPanel("alpha"), FieldPanel("minimum_detectable_effect")]),
+                FieldRowPanel([
+                    FieldPanel("baseline_rate"),
+                    FieldPanel("minimum_detectable_effect"),
+                    FieldPanel("alpha"),
+                    FieldPanel("power"),
+                ]),
+                FieldRowPanel([FieldPanel("minimum_conversions"), FieldPanel("minimum_days")]),
             ],
             heading=_("Goal and statistics"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldPanel("decision_rule"),
+                FieldRowPanel([FieldPanel("chance_to_win"), FieldPanel("max_expected_loss")]),
+                FieldPanel("sequential_tuning"),
+            ],
+            heading=_("Decision rule (advanced)"),
+            classname="collapsed",
         ),
         MultiFieldPanel(
             [FieldPanel("hash_seed"), FieldPanel("hash_version")],
@@ -353,6 +434,13 @@ class Experiment(ClusterableModel):
             errors["target_devices"] = _("Choose devices among: %(devices)s.") % {
                 "devices": ", ".join(DEVICES)
             }
+        if self.baseline_rate and self.minimum_detectable_effect and (
+            self.baseline_rate * (1 + self.minimum_detectable_effect / HUNDRED) >= HUNDRED
+        ):
+            errors["minimum_detectable_effect"] = _(
+                "From a %(baseline)s %% baseline, this lift would take the rate to 100 %% or "
+                "more: choose a smaller effect or baseline."
+            ) % {"baseline": self.baseline_rate}
         if self.control_page_id and self.target_site_id:
             control_site = self.control_page.get_site()
             if control_site is not None and control_site.pk != self.target_site_id:
@@ -407,6 +495,58 @@ class Experiment(ClusterableModel):
             if stored.get(goal.name, goal.pk) != goal.pk and stored[goal.name] in remaining
         )
         return errors
+
+    # Decisions ----------------------------------------------------------------------------
+
+    def primary_goal_higher_is_better(self):
+        goal = next((g for g in self.goals.all() if g.name == self.primary_goal), None)
+        return goal is None or goal.higher_is_better
+
+    def decision_rule_settings(self):
+        """The ``verdicts.DecisionRule`` of this experiment's settings."""
+        return DecisionRule(
+            alpha=float(self.alpha),
+            method=self.method,
+            minimum_conversions=self.minimum_conversions,
+            minimum_days=self.minimum_days,
+            bayesian=self.decision_rule == self.DecisionRuleChoice.BAYESIAN,
+            chance_to_win=float(self.chance_to_win) / 100,
+            max_expected_loss=float(self.max_expected_loss) / 100,
+            higher_is_better=self.primary_goal_higher_is_better(),
+        )
+
+    def planned_sample(self, method=None, arms=None):
+        """Visitors needed per variant for ``method`` (default: the experiment's), from
+        the expected baseline, MDE, alpha, power and number of arms; None when the
+        settings cannot be planned (a lift past 100 %)."""
+        arms = arms or max(len(self.variants.all()), 2)
+        try:
+            return stats.sample_size(
+                *self._planning_inputs(), method=method or self.method, variants=arms,
+                sequential_tuning=self.effective_sequential_tuning(arms),
+            )
+        except ValueError:
+            return None
+
+    def effective_sequential_tuning(self, arms=None):
+        """The tuning of the sequential test: the field, else the planned visitors of one
+        comparison (control and one variant)."""
+        if self.sequential_tuning:
+            return self.sequential_tuning
+        arms = arms or max(len(self.variants.all()), 2)
+        try:
+            return stats.planned_sequential_tuning(*self._planning_inputs(), variants=arms)
+        except ValueError:
+            return stats.DEFAULT_SEQUENTIAL_TUNING
+
+    def _planning_inputs(self):
+        mde = float(self.minimum_detectable_effect) / 100
+        return (
+            float(self.baseline_rate) / 100,
+            mde if self.primary_goal_higher_is_better() else -mde,
+            float(self.alpha),
+            float(self.power) / 100,
+        )
 
     def goal_rules(self):
         """{name: GoalRule} of the declared goals: what the event store accepts."""

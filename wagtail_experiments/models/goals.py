@@ -58,6 +58,14 @@ class Goal(Orderable):
         REVENUE = "revenue", _("Revenue (events carry an amount)")
         SERVER = "server", _("Server only (lead forms, goal page)")
 
+    class Role(models.TextChoices):
+        SECONDARY = "secondary", _("Secondary: shown, corrected for multiple comparisons")
+        GUARDRAIL = "guardrail", _("Guardrail: a variant that harms it cannot win")
+
+    class Direction(models.TextChoices):
+        INCREASE = "increase", _("Higher is better")
+        DECREASE = "decrease", _("Lower is better")
+
     experiment = ParentalKey(
         "wagtail_experiments.Experiment", on_delete=models.CASCADE, related_name="goals"
     )
@@ -84,7 +92,21 @@ class Goal(Orderable):
         % {"default": f"{DEFAULT_REVENUE_MAX_VALUE:,}"},
     )
 
-    panels = [FieldRowPanel([FieldPanel("name"), FieldPanel("kind"), FieldPanel("max_value")])]
+    role = models.CharField(
+        _("role"),
+        max_length=16,
+        choices=Role.choices,
+        default=Role.SECONDARY,
+        help_text=_("Ignored for the primary goal, which decides the experiment."),
+    )
+    direction = models.CharField(
+        _("direction"), max_length=16, choices=Direction.choices, default=Direction.INCREASE
+    )
+
+    panels = [
+        FieldRowPanel([FieldPanel("name"), FieldPanel("kind"), FieldPanel("max_value")]),
+        FieldRowPanel([FieldPanel("role"), FieldPanel("direction")]),
+    ]
 
     class Meta(Orderable.Meta):
         verbose_name = _("goal")
@@ -95,6 +117,10 @@ class Goal(Orderable):
 
     def __str__(self):
         return self.name
+
+    @property
+    def higher_is_better(self):
+        return self.direction != self.Direction.DECREASE
 
     def rule(self):
         """The route table's copy of this goal."""

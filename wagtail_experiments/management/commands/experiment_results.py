@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from wagtail_experiments.models import Experiment
 from wagtail_experiments.results import experiment_results
+from wagtail_experiments.templatetags.wagtail_experiments_admin import verdict_sentence
 
 
 class Command(BaseCommand):
@@ -36,3 +37,6 @@ class Command(BaseCommand):
                 f"{variant['key'] + marker:<16}{variant['weight']:>8g}"
                 f"{variant['visitors']:>10}{variant['conversions']:>13}"
             )
+        verdict = results["verdict"]
+        self.stdout.write(f"verdict on {results['primary_goal']}: {verdict['reason']}. "
+                          f"{verdict_sentence(verdict)}")

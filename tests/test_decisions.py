@@ -1,0 +1,163 @@
+"""Decisions on stored data: goals with roles, guardrails, the Bayesian rule, minimums,
+planning, the settings that drive them, and every screen and API showing the same verdict."""
+
+import json
+import random
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from statsmodels.stats.multitest import multipletests
+
+from wagtail_experiments import stats
+from wagtail_experiments.models import Goal
+from wagtail_experiments.results import experiment_results
+
+from .helpers import days_ago, seed, started_days_ago
+
+pytestmark = pytest.mark.django_db
+
+
+def seed_goal(experiment, key, goal, conversions, day=0):
+    from wagtail_experiments.models import DailyRollup
+
+    DailyRollup.objects.create(
+        experiment=experiment, variant=experiment.variants.get(key=key), goal=goal,
+        day=days_ago(day), visitors=conversions, events=conversions,
+    )
+
+
+def test_every_declared_goal_gets_statistics_with_its_role(seeded_stats):
+    seed_goal(seeded_stats, "control", "signup", 300)
+    seed_goal(seeded_stats, "b", "signup", 360)
+    seed_goal(seeded_stats, "c", "signup", 290)
+    results = experiment_results(seeded_stats)
+    goals = {goal["name"]: goal for goal in results["goals"]}
+    assert results["goals"][0]["name"] == "lead"
+    assert goals["lead"]["role"] == "primary"
+    assert goals["purchase"]["role"] == "guardrail"
+    assert goals["signup"]["role"] == "secondary"
+    signup_b = goals["signup"]["variants"][1]
+    expected = stats.analyze([(3400, 300), (3300, 360), (3300, 290)],
+                             sequential_tuning=seeded_stats.effective_sequential_tuning())
+    assert signup_b["lift"] == pytest.approx(expected["variants"][1]["lift"])
+    assert signup_b["p_value"] == pytest.approx(expected["variants"][1]["p_value"])
+
+
+def test_secondary_goals_are_adjusted_across_goals_and_variants(seeded_stats):
+    rng = random.Random(5)
+    secondary = ["cta", "signup", "video-played"]
+    for goal in secondary:
+        for key, visitors in (("control", 3400), ("b", 3300), ("c", 3300)):
+            conversions = rng.randint(int(visitors * 0.08), int(visitors * 0.11))
+            seed_goal(seeded_stats, key, goal, conversions)
+    goals = {goal["name"]: goal for goal in experiment_results(seeded_stats)["goals"]}
+    rows = [row for name in secondary for row in goals[name]["variants"][1:]]
+    _, expected, _, _ = multipletests([row["p_value"] for row in rows], method="holm")
+    assert [row["p_value_adjusted"] for row in rows] == pytest.approx(list(expected))
+
+
+def test_a_harmed_guardrail_blocks_the_winner_on_every_screen(seeded_stats, admin_client):
+    for n in range(10):  # b sells far less than the control
+        seed_goal(seeded_stats, "control", "purchase", 40, day=n)
+        seed_goal(seeded_stats, "b", "purchase", 10, day=n)
+        seed_goal(seeded_stats, "c", "purchase", 39, day=n)
+    results = experiment_results(seeded_stats)
+    assert results["verdict"]["reason"] == "guardrail_harmed"
+    assert results["verdict"]["winner"] is None
+    assert results["verdict"]["harmed_guardrails"] == {"b": ["purchase"]}
+    purchase = next(goal for goal in results["goals"] if goal["name"] == "purchase")
+    assert purchase["harmed_by"] == ["b"]
+
+    html = admin_client.get(f"/admin/experiments/results/{seeded_stats.pk}/").content.decode()
+    assert "makes a guardrail goal worse (purchase): no winner." in html
+    assert "Winner:" not in html
+    api = admin_client.get("/_experiments/api/experiments/landing-hero/results")
+    assert api.status_code == 200, api.content
+    assert api.json()["verdict"] == results["verdict"]
+    output = StringIO()
+    call_command("experiment_results", "landing-hero", "--json", stdout=output)
+    assert json.loads(output.getvalue())["verdict"] == results["verdict"]
+    output = StringIO()
+    call_command("experiment_results", "landing-hero", stdout=output)
+    assert "verdict on lead: guardrail_harmed." in output.getvalue()
+
+
+def test_a_guardrail_that_should_go_down(seeded_stats):
+    Goal.objects.create(experiment=seeded_stats, name="refund", kind=Goal.Kind.SERVER,
+                        role=Goal.Role.GUARDRAIL, direction=Goal.Direction.DECREASE)
+    seed_goal(seeded_stats, "control", "refund", 100)
+    seed_goal(seeded_stats, "b", "refund", 300)
+    seeded_stats = type(seeded_stats).objects.get(pk=seeded_stats.pk)
+    assert experiment_results(seeded_stats)["verdict"]["harmed_guardrails"] == {"b": ["refund"]}
+
+
+def test_minimum_conversions_and_days_are_per_experiment(seeded_stats):
+    seeded_stats.minimum_days = 12
+    seeded_stats.save()
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert (verdict["reason"], verdict["waiting_for"]) == ("collecting_data", {"days": 3})
+    seeded_stats.minimum_days = 7
+    seeded_stats.minimum_conversions = 400
+    seeded_stats.save()
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert verdict["waiting_for"] == {"conversions": 70}
+    assert verdict["leader"] == "b"
+
+
+def test_the_bayesian_rule_from_the_experiment_settings(seeded_stats):
+    seeded_stats.decision_rule = "bayesian"
+    seeded_stats.save()
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert (verdict["reason"], verdict["winner"], verdict["rule"]) == ("winner", "b", "bayesian")
+    # Certain enough, but no loss at all is acceptable: no winner.
+    seeded_stats.max_expected_loss = 0
+    seeded_stats.save()
+    assert experiment_results(seeded_stats)["verdict"]["reason"] == "not_significant"
+
+
+def test_planning_follows_the_method_and_forecasts_what_it_can_detect(seeded_stats):
+    planning = experiment_results(seeded_stats)["planning"]
+    tuning = stats.planned_sequential_tuning(0.05, 0.1, 0.05, 0.8, variants=3)
+    assert planning["sequential_tuning"] == tuning
+    assert planning["visitors_needed_per_variant"] == stats.sample_size(
+        0.05, 0.1, method="sequential", variants=3, sequential_tuning=tuning)
+    assert planning["fixed_horizon_visitors_per_variant"] == stats.sample_size(
+        0.05, 0.1, method="fixed", variants=3)
+    assert (planning["visitors_needed_per_variant"]
+            > 1.5 * planning["fixed_horizon_visitors_per_variant"])
+    # The control converts at 10 % with 340 conversions: forecasts use that rate.
+    assert planning["observed_baseline_rate"] == pytest.approx(0.1)
+    assert planning["detectable_effect"] == pytest.approx(stats.detectable_effect(
+        0.1, 3300, 0.05, 0.8, method="sequential", variants=3, sequential_tuning=tuning))
+    forecasts = planning["detectable_effect_by"]
+    assert [f["days"] for f in forecasts] == [7, 14, 28]
+    assert forecasts[0]["visitors_per_variant"] == 3300 + 7 * 330
+    assert planning["detectable_effect"] > forecasts[0]["lift"] > forecasts[2]["lift"]
+
+    seeded_stats.sequential_tuning = 50_000
+    seeded_stats.save()
+    assert experiment_results(seeded_stats)["planning"]["sequential_tuning"] == 50_000
+
+
+def test_the_results_screen_explains_collecting_data_and_the_plan(demo, admin_client):
+    started_days_ago(demo, 2)
+    for n in range(3):
+        seed(demo, "control", days_ago(n), 340, 5)
+        seed(demo, "b", days_ago(n), 330, 9)
+        seed(demo, "c", days_ago(n), 330, 6)
+    html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
+    assert ("Collecting data: no verdict before 15 more conversions in the variant with the "
+            "fewest, 5 more days of the minimum duration.") in html
+    assert "for a sequential test that may be read daily" in html
+    assert "With today's visitors it can detect a lift of" in html
+    assert "Every goal" in html
+
+
+def test_statistics_settings_are_validated(demo):
+    from django.core.exceptions import ValidationError
+
+    demo.baseline_rate = 60
+    demo.minimum_detectable_effect = 80
+    with pytest.raises(ValidationError, match="take the rate to 100 %"):
+        demo.full_clean()

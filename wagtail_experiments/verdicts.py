@@ -1,0 +1,191 @@
+"""What an experiment's numbers support, as one decision and its reason.
+
+Pure Python (no Django), like ``stats``: ``verdict()`` turns ``stats.analyze`` figures into
+the decision every screen, the API and the ``experiment_results`` command show, so that
+none of them can say more than the numbers do. The reasons, in the order they are checked:
+
+- ``srm``: the visitor split does not fit the weights; nothing can be trusted until the
+  assignment or tracking is fixed.
+- ``collecting_data``: an arm has fewer conversions than the minimum, the experiment has
+  run fewer days than the minimum, or (fixed method) the planned sample is not reached.
+  ``waiting_for`` says what is missing.
+- ``guardrail_harmed``: a variant would win, but makes a guardrail goal significantly worse.
+- ``winner``: a variant is better than the control (significantly, or under the Bayesian
+  rule: likely enough to be better and cheap enough if it is not).
+- ``loser``: every variant is worse than the control: keep the control.
+- ``not_significant``: none of the above; the data cannot tell the variants apart yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+REASONS = (
+    "collecting_data",
+    "srm",
+    "guardrail_harmed",
+    "not_significant",
+    "winner",
+    "loser",
+)
+DEFAULT_MINIMUM_CONVERSIONS = 30
+DEFAULT_MINIMUM_DAYS = 7
+DEFAULT_CHANCE_TO_WIN = 0.95
+# GrowthBook's default "risk" threshold: the expected loss, as a share of the control's rate.
+DEFAULT_MAX_EXPECTED_LOSS = 0.0025
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How an experiment decides, from its settings.
+
+    ``bayesian`` False: a variant wins when its Holm-adjusted p-value is below ``alpha``.
+    ``bayesian`` True: when its chance to beat the control is at least ``chance_to_win``
+    and its expected loss at most ``max_expected_loss`` of the control's rate (0.0025 =
+    0.25 %). ``higher_is_better`` False for a primary goal that should go down.
+    """
+
+    alpha: float = 0.05
+    method: str = "sequential"
+    minimum_conversions: int = DEFAULT_MINIMUM_CONVERSIONS
+    minimum_days: int = DEFAULT_MINIMUM_DAYS
+    bayesian: bool = False
+    chance_to_win: float = DEFAULT_CHANCE_TO_WIN
+    max_expected_loss: float = DEFAULT_MAX_EXPECTED_LOSS
+    higher_is_better: bool = True
+
+
+def verdict(
+    variants: Sequence[Mapping],
+    rule: DecisionRule,
+    *,
+    srm_detected: bool = False,
+    days_running: float = 0,
+    sample_reached: bool = True,
+    harmed_guardrails: Mapping[str, Sequence[str]] | None = None,
+) -> dict:
+    """The decision on ``variants`` (control first; each ``stats.analyze``'s figures plus
+    its ``key``).
+
+    ``days_running``: how long the experiment has run. ``sample_reached``: whether the
+    planned sample size is reached (it matters for the fixed method only).
+    ``harmed_guardrails``: {variant key: [guardrail goals it makes significantly worse]}.
+
+    Returns ``reason`` (one of ``REASONS``), ``winner`` (a key or None), ``leader`` (the
+    variant most likely best, the control when no challenger is more likely than not to
+    beat it), ``losers`` (keys significantly worse than the control), ``significant``
+    (a winner is declared), ``waiting_for`` (with ``collecting_data``: ``conversions``
+    still missing in the arm with fewest, ``days`` still to run, ``sample`` True while the
+    fixed method's planned sample is not reached) and ``harmed_guardrails``
+    ({key: [goals]} of variants kept from winning by a guardrail).
+    """
+    harmed_guardrails = {key: list(goals) for key, goals in (harmed_guardrails or {}).items()
+                         if goals}
+    control, challengers = variants[0], list(variants[1:])
+    decision = {
+        "reason": None,
+        "winner": None,
+        "leader": _leader(control, challengers, rule),
+        "losers": [v["key"] for v in challengers if _is_loser(v, rule)],
+        "significant": False,
+        "waiting_for": {},
+        "harmed_guardrails": {},
+    }
+    if srm_detected:
+        decision["reason"] = "srm"
+        return decision
+    waiting_for = _waiting_for(variants, rule, days_running, sample_reached)
+    if waiting_for:
+        decision.update(reason="collecting_data", waiting_for=waiting_for)
+        return decision
+
+    winners = sorted(
+        (v for v in challengers if _is_winner(v, control, rule)),
+        key=lambda v: _improvement(v, rule),
+        reverse=True,
+    )
+    unharmed = [v for v in winners if v["key"] not in harmed_guardrails]
+    if unharmed:
+        decision.update(reason="winner", winner=unharmed[0]["key"], leader=unharmed[0]["key"],
+                        significant=True)
+    elif winners:
+        decision.update(
+            reason="guardrail_harmed",
+            harmed_guardrails={v["key"]: harmed_guardrails[v["key"]] for v in winners},
+        )
+    elif challengers and len(decision["losers"]) == len(challengers):
+        decision.update(reason="loser", leader=control["key"])
+    else:
+        decision["reason"] = "not_significant"
+    return decision
+
+
+def _waiting_for(variants, rule, days_running, sample_reached):
+    waiting = {}
+    fewest = min(v.get("conversions") or 0 for v in variants)
+    if fewest < rule.minimum_conversions:
+        waiting["conversions"] = rule.minimum_conversions - fewest
+    if days_running < rule.minimum_days:
+        waiting["days"] = rule.minimum_days - days_running
+    if rule.method == "fixed" and not sample_reached:
+        waiting["sample"] = True
+    return waiting
+
+
+def harmed_by(variants: Sequence[Mapping], rule: DecisionRule) -> list[str]:
+    """Keys of the variants that make a guardrail goal worse than the control does:
+    significantly so (the unadjusted p-value: a guardrail errs on the side of caution), or
+    under the Bayesian rule, at most ``1 - chance_to_win`` likely to be no worse.
+    ``variants`` are the goal's figures, control first; ``rule`` carries its direction."""
+    harmed = []
+    for variant in variants[1:]:
+        if rule.bayesian:
+            chance = variant.get("chance_to_beat_control")
+            worse = chance is not None and chance <= 1 - rule.chance_to_win
+        else:
+            p_value = variant.get("p_value")
+            worse = p_value is not None and p_value < rule.alpha and _improvement(variant, rule) < 0
+        if worse:
+            harmed.append(variant["key"])
+    return harmed
+
+
+def _leader(control, challengers, rule):
+    """The challenger most likely to beat the control (ties to the larger improvement), or
+    the control when none is more likely than not to."""
+    rated = [v for v in challengers if v.get("chance_to_beat_control") is not None]
+    best = max(rated, key=lambda v: (v["chance_to_beat_control"], _improvement(v, rule)),
+               default=None)
+    if best is None or best["chance_to_beat_control"] <= 0.5:
+        return control["key"] if rated else None
+    return best["key"]
+
+
+def _improvement(variant, rule):
+    """The lift in the desired direction (larger is better)."""
+    lift = variant.get("lift") or 0.0
+    return lift if rule.higher_is_better else -lift
+
+
+def _is_winner(variant, control, rule):
+    if rule.bayesian:
+        chance, loss = variant.get("chance_to_beat_control"), variant.get("expected_loss")
+        rate = control.get("conversion_rate") or 0.0
+        return (
+            chance is not None and loss is not None and rate > 0
+            and chance >= rule.chance_to_win and loss <= rule.max_expected_loss * rate
+        )
+    return _significant(variant, rule) and _improvement(variant, rule) > 0
+
+
+def _is_loser(variant, rule):
+    if rule.bayesian:
+        chance = variant.get("chance_to_beat_control")
+        return chance is not None and chance <= 1 - rule.chance_to_win
+    return _significant(variant, rule) and _improvement(variant, rule) < 0
+
+
+def _significant(variant, rule):
+    p_value = variant.get("p_value_adjusted")
+    return p_value is not None and p_value < rule.alpha
