@@ -100,9 +100,41 @@ def test_20000_events_with_replays_from_concurrent_clients(site):
     assert Event.objects.count() == 20_000
     assert GoalCompletion.objects.count() == 50 * 5
     rollups = DailyRollup.objects.exclude(goal="").aggregate(
-        visitors=Sum("visitors"), events=Sum("events"), value=Sum("value_sum")
+        visitors=Sum("visitors"), events=Sum("events"), value=Sum("value_sum"),
+        squares=Sum("value_sq_sum"),
     )
-    assert rollups == {"visitors": 250, "events": 20_000, "value": 20_000.0}
+    # Each visitor's total of each goal is 80: the sum of squared totals is 250 x 80².
+    assert rollups == {"visitors": 250, "events": 20_000, "value": 20_000.0,
+                       "squares": 250 * 80.0**2}
+    assert set(GoalCompletion.objects.values_list("value_total", flat=True)) == {80.0}
+
+
+@NO_RATE_LIMIT
+def test_concurrent_single_valued_events_keep_exact_visitor_totals(site):
+    """One event per request (on PostgreSQL, the one-statement write): 20 visitors send 20
+    purchases of 2.5 each, all at once; every running total and the sum of squares of the
+    totals come out exact."""
+    visitors = [new_visitor_id() for _ in range(20)]
+    expose(site, visitors)
+    sends = [(visitor_id, n) for visitor_id in visitors for n in range(20)]
+    random.Random(7).shuffle(sends)
+
+    def send(item):
+        visitor_id, n = item
+        status, _ = request(
+            f"{site.url}/_experiments/api/events", visitor_id=visitor_id,
+            body={"events": [{"type": "conversion", "experiment": "landing-hero",
+                              "goal": "purchase", "id": f"p-{n}", "value": 2.5}]},
+        )
+        return status
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        assert set(pool.map(send, sends)) == {202}
+    assert set(GoalCompletion.objects.filter(goal="purchase")
+               .values_list("value_total", flat=True)) == {50.0}
+    rollups = DailyRollup.objects.filter(goal="purchase").aggregate(
+        visitors=Sum("visitors"), value=Sum("value_sum"), squares=Sum("value_sq_sum"))
+    assert rollups == {"visitors": 20, "value": 1000.0, "squares": 20 * 50.0**2}
 
 
 @NO_RATE_LIMIT

@@ -173,3 +173,46 @@ def test_0007_plans_running_experiments_from_their_observed_baseline():
         assert baselines == {"seen": Decimal("12.50"), "few": Decimal("5"), "none": Decimal("5")}
     finally:
         migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0008_replays_stored_events_into_visitor_totals_and_squares():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
+    try:
+        old = migrate([(APP, "0007_decision_settings")])
+        Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
+        Rollup, Event_ = old.get_model(APP, "DailyRollup"), old.get_model(APP, "Event")
+        Completion = old.get_model(APP, "GoalCompletion")
+        experiment = Experiment_.objects.create(name="E", slug="e", primary_goal="purchase")
+        variant = Variant.objects.create(experiment=experiment, key="control", weight=100,
+                                         is_control=True)
+        first, second = timezone.now() - timezone.timedelta(days=1), timezone.now()
+        # Visitor v bought 10 yesterday, then 5 and 0 today (under a capped-out source);
+        # w bought 4 today; a click carries no value.
+        for visitor, event_id, created_at, value, source in (
+            ("v", "1", first, 10.0, "ads"), ("v", "2", second, 5.0, "junk"),
+            ("v", "3", second, 0.0, "junk"), ("w", "1", second, 4.0, ""),
+        ):
+            Event_.objects.create(experiment=experiment, variant=variant, visitor_id=visitor,
+                                  event_id=event_id, type="conversion", goal="purchase",
+                                  value=value, created_at=created_at, utm_source=source)
+        Event_.objects.create(experiment=experiment, variant=variant, visitor_id="w",
+                              event_id="c", type="click", goal="cta", created_at=second)
+        for visitor in ("v", "w"):
+            Completion.objects.create(experiment=experiment, variant=variant, goal="purchase",
+                                      visitor_id=visitor, created_at=first)
+        for day, source in ((first, "ads"), (second, "(other)"), (second, "")):
+            Rollup.objects.create(experiment=experiment, variant=variant, goal="purchase",
+                                  day=timezone.localdate(day), utm_source=source,
+                                  visitors=1, events=1)
+
+        new = migrate([(APP, "0008_revenue_per_visitor")])
+        totals = dict(new.get_model(APP, "GoalCompletion").objects.values_list("visitor_id",
+                                                                               "value_total"))
+        assert totals == {"v": 15.0, "w": 4.0}
+        squares = dict(new.get_model(APP, "DailyRollup").objects.values_list("utm_source",
+                                                                             "value_sq_sum"))
+        # v: 10² yesterday, then 15² - 10² today under "(other)"; w: 4².
+        assert squares == {"ads": 100.0, "(other)": 125.0, "": 16.0}
+    finally:
+        migrate(latest)

@@ -753,3 +753,116 @@ def test_invalid_sample_size_input_is_refused(arguments, message):
     arguments = {"baseline_rate": 0.1, "mde_relative": 0.1, **arguments}
     with pytest.raises(ValueError, match=message):
         stats.sample_size(**arguments)
+
+
+# Revenue per visitor: means of per-visitor totals
+
+
+def random_totals(rng, visitors):
+    """Per-visitor totals: most visitors buy nothing, buyers spend a skewed amount."""
+    buying = rng.random(visitors) < rng.uniform(0.01, 0.5)
+    return np.where(buying, rng.lognormal(rng.uniform(1, 5), rng.uniform(0.2, 1.5), visitors), 0)
+
+
+def random_revenue_arms(seed, count):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        ranges = [rng.integers(2, 30), rng.integers(30, 3000), rng.integers(3000, 50_000)]
+        sizes = rng.choice(ranges, size=2)
+        yield [random_totals(rng, int(size)) for size in sizes]
+
+
+def moments(totals):
+    return (len(totals), float(totals.sum()), float((totals * totals).sum()))
+
+
+def test_fixed_mean_test_is_scipy_welch_t_test():
+    rng = random.Random(1701)
+    tested = 0
+    for control, variant in random_revenue_arms(1701, 300):
+        alpha = rng.choice(ALPHAS)
+        result = stats.analyze_means([moments(control), moments(variant)], alpha=alpha,
+                                     method="fixed")["variants"]
+        if control.std() == 0 and variant.std() == 0:
+            assert result[1]["p_value"] is None
+            continue
+        reference = scipy_stats.ttest_ind(variant, control, equal_var=False)
+        low, high = reference.confidence_interval(1 - alpha)
+        assert close(result[1]["p_value"], reference.pvalue)
+        assert close(result[1]["difference"], variant.mean() - control.mean())
+        assert close(result[1]["difference_ci_low"], low)
+        assert close(result[1]["difference_ci_high"], high)
+        for arm, totals in zip(result, (control, variant), strict=True):
+            assert close(arm["mean"], totals.mean())
+            if totals.std() > 0:
+                arm_low, arm_high = scipy_stats.t.interval(
+                    1 - alpha, len(totals) - 1, loc=totals.mean(), scale=scipy_stats.sem(totals))
+                assert close(arm["ci_low"], arm_low) and close(arm["ci_high"], arm_high)
+        tested += 1
+    assert tested > 250
+
+
+def test_sequential_mean_test_is_the_confidence_sequence_on_the_difference():
+    """Delta-method standard error of the difference of means (each mean's variance over
+    its visitors), in GrowthBook's confidence sequence: written independently with numpy."""
+    rng = random.Random(1702)
+    for control, variant in random_revenue_arms(1702, 200):
+        alpha = rng.choice(ALPHAS)
+        tuning = rng.choice([5000, 100_000])
+        result = stats.analyze_means([moments(control), moments(variant)], alpha=alpha,
+                                     sequential_tuning=tuning)["variants"][1]
+        standard_error = np.sqrt(control.var(ddof=1) / len(control)
+                                 + variant.var(ddof=1) / len(variant))
+        if standard_error == 0:
+            continue
+        difference = variant.mean() - control.mean()
+        half_width = reference_sequential_half_width(
+            standard_error, len(control) + len(variant), alpha, tuning)
+        assert close(result["difference_ci_low"], difference - half_width)
+        assert close(result["difference_ci_high"], difference + half_width)
+        if control.mean() > 0:
+            assert close(result["lift"], difference / control.mean())
+            assert close(result["lift_ci_low"],
+                         max(-1, (difference - half_width) / control.mean()))
+
+
+@pytest.mark.parametrize("method", stats.METHODS)
+def test_mean_p_value_agrees_with_its_interval_and_lift_stays_above_minus_100(method):
+    rng = random.Random(1703)
+    for control, variant in random_revenue_arms(1703, 200):
+        alpha = rng.choice(ALPHAS)
+        result = stats.analyze_means([moments(control), moments(variant)], alpha=alpha,
+                                     method=method)["variants"][1]
+        if result["p_value"] is None:
+            continue
+        excludes_zero = result["difference_ci_low"] > 0 or result["difference_ci_high"] < 0
+        assert (result["p_value"] < alpha) == excludes_zero
+        if result["lift_ci_low"] is not None:
+            assert result["lift_ci_low"] >= -1
+
+
+def test_mean_edge_cases_and_validation():
+    nobody = stats.analyze_means([(0, 0.0, 0.0), (0, 0.0, 0.0)])["variants"]
+    assert nobody[0]["mean"] == 0 and nobody[0]["ci_low"] is None
+    assert nobody[1]["difference"] is None and nobody[1]["p_value_adjusted"] is None
+    one = stats.analyze_means([(1, 5.0, 25.0), (10, 20.0, 80.0)])["variants"]
+    assert one[1]["difference"] == pytest.approx(-3.0)
+    assert one[1]["p_value"] is None  # one visitor has no variance
+    flat = stats.analyze_means([(100, 0.0, 0.0), (100, 0.0, 0.0)])["variants"]
+    assert flat[1]["p_value"] is None and flat[1]["lift"] is None
+    three = stats.analyze_means([(1000, 900.0, 9000.0), (1000, 1400.0, 16000.0),
+                                 (1000, 905.0, 9100.0)])["variants"]
+    raw = [three[1]["p_value"], three[2]["p_value"]]
+    _, expected, _, _ = multipletests(raw, method="holm")
+    assert [three[1]["p_value_adjusted"], three[2]["p_value_adjusted"]] == pytest.approx(
+        list(expected))
+    for arms, message in [
+        ([(10, 1.0, 1.0)], "at least two variants"),
+        ([(10, 1.0, 1.0), (10, 1.0)], r"arms\[1\] must be"),
+        ([(10, 1.0, 1.0), (-1, 1.0, 1.0)], r"arms\[1\]: visitors and sums must be"),
+        ([(10, 1.0, 1.0), (10, math.nan, 1.0)], r"arms\[1\]: visitors and sums must be"),
+        ([(10, 1.0, 1.0), (10, 1.0, -1.0)], r"arms\[1\]: visitors and sums must be"),
+        ([(10, 1.0, 1.0), (10.5, 1.0, 1.0)], r"arms\[1\] must be"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            stats.analyze_means(arms)

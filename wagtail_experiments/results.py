@@ -13,14 +13,14 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 
-from django.db.models import Avg, Case, Count, FloatField, Sum, When
+from django.db.models import Avg, Case, Count, FloatField, Sum, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Least
 from django.utils import timezone
 
 from . import stats, verdicts
 from .conf import get_setting
-from .models import DailyRollup, Event
+from .models import DailyRollup, Event, GoalCompletion
 from .rollup_sources import OTHER_SOURCES
 
 EXPOSURES = DailyRollup.EXPOSURES
@@ -36,16 +36,20 @@ class _Rollups:
             rows = rows.filter(day__gte=since)
         if until:
             rows = rows.filter(day__lte=until)
+        # A date range cuts visitors' running totals: their squares no longer add up.
+        self.whole_experiment = not (since or until)
         self._sums = defaultdict(lambda: [0, 0, 0.0])
+        self._squares = defaultdict(float)
         self._goals = defaultdict(set)
         self._days, self._sources = set(), set()
         rows = list(
             rows.values_list("variant_id", "goal", "day", "utm_source")
-            .annotate(Sum("visitors"), Sum("events"), Sum("value_sum"))
+            .annotate(Sum("visitors"), Sum("events"), Sum("value_sum"), Sum("value_sq_sum"))
             .order_by()
         )
         shown = _top_sources(rows, get_setting("RESULTS_MAX_UTM_SOURCES"))
-        for variant_id, goal, day, source, visitors, events, value in rows:
+        for variant_id, goal, day, source, visitors, events, value, squares in rows:
+            self._squares[goal, variant_id] += squares
             if source not in shown:
                 source = OTHER_SOURCES
             for key in (
@@ -78,6 +82,10 @@ class _Rollups:
             key = (goal, variant_id, None, None)
         return tuple(self._sums.get(key, (0, 0, 0.0)))
 
+    def squares(self, goal, variant_id):
+        """The sum of the squares of ``goal``'s per-visitor totals in a variant."""
+        return self._squares.get((goal, variant_id), 0.0)
+
     def goals(self, variant_id):
         return sorted(self._goals[variant_id])
 
@@ -93,7 +101,7 @@ def _top_sources(rows, limit):
     rest are shown together as ``OTHER_SOURCES``, so a flood of made-up sources cannot
     bloat the results."""
     visitors = defaultdict(int)
-    for _variant_id, goal, _day, source, count, _events, _value in rows:
+    for _variant_id, goal, _day, source, count, *_sums in rows:
         if goal == EXPOSURES:
             visitors[source] += count
     ranked = sorted(visitors, key=lambda source: (-visitors[source], source))
@@ -221,12 +229,51 @@ def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, throu
             "higher_is_better": goal.higher_is_better,
             "variants": figures,
             "harmed_by": verdicts.harmed_by(figures, goal_rule) if role == "guardrail" else [],
+            "revenue": _revenue(experiment, ordered, rollups, goal, rule, tuning)
+            if goal.kind == goal.Kind.REVENUE and through is None else None,
         })
     secondary = [row for g in goals if g["role"] == "secondary" for row in g["variants"][1:]]
     adjusted = stats.holm_adjust([row.get("p_value") for row in secondary])
     for row, p_value in zip(secondary, adjusted, strict=True):
         row["p_value_adjusted"] = p_value
     return goals
+
+
+def _revenue(experiment, ordered, rollups, goal, rule, tuning):
+    """The revenue-per-visitor test of a revenue goal (``stats.analyze_means``): every
+    exposed visitor counts, with their total of the goal's values (0 without any), capped
+    at the goal's ``value_cap`` when it has one. None with a date range: a visitor's total
+    then straddles its ends."""
+    if not rollups.whole_experiment or len(ordered) < 2:
+        return None
+    visitors = [rollups.total(EXPOSURES, variant.pk)[0] for variant in ordered]
+    if goal.value_cap is None:
+        sums = [(rollups.total(goal.name, v.pk)[2], rollups.squares(goal.name, v.pk))
+                for v in ordered]
+    else:
+        capped = _capped_totals(experiment, goal.name, float(goal.value_cap))
+        sums = [capped.get(variant.pk, (0.0, 0.0)) for variant in ordered]
+    arms = [(n, total, squares) for n, (total, squares) in zip(visitors, sums, strict=True)]
+    analysis = stats.analyze_means(arms, alpha=rule.alpha, method=rule.method,
+                                   sequential_tuning=tuning)
+    return {
+        "capped_at": float(goal.value_cap) if goal.value_cap is not None else None,
+        "variants": [{"key": variant.key, **row}
+                     for variant, row in zip(ordered, analysis["variants"], strict=True)],
+    }
+
+
+def _capped_totals(experiment, goal, cap):
+    """{variant id: (sum, sum of squares)} of visitors' totals capped at ``cap``, from the
+    running totals kept on their goal completions: a cap applies at once, to all data."""
+    capped = Least("value_total", Value(cap), output_field=FloatField())
+    rows = (
+        GoalCompletion.objects.filter(experiment=experiment, goal=goal)
+        .values_list("variant_id")
+        .annotate(total=Sum(capped), squares=Sum(capped * capped))
+        .order_by()
+    )
+    return {variant_id: (total or 0.0, squares or 0.0) for variant_id, total, squares in rows}
 
 
 def _verdict(experiment, ordered, rollups, declared, rule, tuning, srm_detected, planning):

@@ -125,7 +125,8 @@ def _build_statement(connection):
     completions, rollups = _table(connection, GoalCompletion), _table(connection, DailyRollup)
     utm = _columns(connection, Exposure, *UTM_FIELDS)
     quote = connection.ops.quote_name
-    counters = ("visitors", "events", "value_sum")
+    counters = ("visitors", "events", "value_sum", "value_sq_sum")
+    value_total = _columns(connection, GoalCompletion, "value_total")
     updates = ", ".join(
         f"{quote(name)} = {rollups}.{quote(name)} + excluded.{quote(name)}" for name in counters
     )
@@ -148,14 +149,19 @@ def _build_statement(connection):
             DO NOTHING
             RETURNING variant_id, utm_source, created_at
         ), completed AS (
-            INSERT INTO {completions} ({_columns(connection, GoalCompletion, "experiment",
-                                                 "variant", "goal", "visitor_id", "created_at")})
-            SELECT given.experiment, variant_id, given.goal, given.visitor, created_at
+            -- The first completion, or (for a valued event) the visitor's running total
+            -- of the goal moved on: xmax = 0 marks a row this statement inserted.
+            INSERT INTO {completions} AS completion ({_columns(
+                connection, GoalCompletion, "experiment", "variant", "goal", "visitor_id",
+                "created_at", "value_total")})
+            SELECT given.experiment, variant_id, given.goal, given.visitor, created_at,
+                   given.value
             FROM inserted, given WHERE given.counts_goal
             ON CONFLICT ({_columns(connection, GoalCompletion, "experiment", "goal",
                                    "visitor_id")})
-            DO NOTHING
-            RETURNING 1
+            DO UPDATE SET {value_total} = completion.{value_total} + excluded.{value_total}
+            WHERE excluded.{value_total} <> 0
+            RETURNING completion.xmax = 0 AS first_time, completion.{value_total} AS total
         ), rolled_up AS (
             INSERT INTO {rollups} ({_columns(connection, DailyRollup, "experiment", "variant",
                                              "goal", "day", "utm_source", *counters)})
@@ -168,7 +174,10 @@ def _build_statement(connection):
                       AND seen.variant_id = inserted.variant_id
                       AND seen.goal = '' AND seen.utm_source = inserted.utm_source
                 ) THEN utm_source ELSE given.other_sources END,
-                (SELECT count(*) FROM completed), 1, given.value
+                (SELECT count(*) FROM completed WHERE first_time), 1, given.value,
+                -- (x + v)² - x² for the visitor's total x before this value v.
+                coalesce((SELECT total * total - (total - given.value) * (total - given.value)
+                          FROM completed), 0)
             FROM inserted, given WHERE given.counts_goal
             ON CONFLICT ({_columns(connection, DailyRollup, "experiment", "variant", "goal",
                                    "day", "utm_source")})

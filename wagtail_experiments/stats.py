@@ -77,6 +77,8 @@ _TINY = 1e-300
 _STIRLING_FROM = 20.0
 # exp(709) is near the largest float: an interval's upper end beyond it is shown as that.
 _LARGEST_LOG_RATIO = 709.0
+# Beyond this many degrees of freedom Student's t is the normal curve to better than 1e-8.
+_T_AS_NORMAL_FROM = 1e8
 
 
 def analyze(
@@ -144,6 +146,176 @@ def analyze(
         "srm_p_value": srm_p_value,
         "srm_detected": srm_p_value < SRM_P_VALUE_THRESHOLD,
     }
+
+
+def analyze_means(
+    arms: Sequence[tuple[int, float, float]],
+    alpha: float = DEFAULT_ALPHA,
+    method: str = "sequential",
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+) -> dict:
+    """Every figure of a mean-per-visitor metric (revenue per visitor, say), from each arm's
+    ``(visitors, sum of the visitors' totals, sum of the squares of those totals)``.
+
+    ``arms`` lists the control first. A visitor's total is what all their events of the goal
+    added up to, 0 for visitors without any, so the sums cover every exposed visitor.
+
+    Returns ``{"variants": [...]}``. Each arm holds ``visitors``, ``mean``, ``ci_low`` and
+    ``ci_high`` (Student's t interval of the mean); every arm but the control also
+    ``difference`` (its mean minus the control's) with ``difference_ci_low`` and
+    ``difference_ci_high``, ``p_value``, ``p_value_adjusted`` (Holm), ``lift`` (relative to
+    the control's mean) with ``lift_ci_low`` and ``lift_ci_high`` (the difference's interval
+    relative to the control's mean, never below -100 %). One test gives the p-value and the
+    intervals: Welch's t-test for ``"fixed"`` (as ``scipy.stats.ttest_ind(equal_var=False)``),
+    the confidence sequence on the difference for ``"sequential"``; so ``p_value < alpha``
+    exactly when the interval excludes zero. ``None`` marks what cannot be computed: arms of
+    fewer than two visitors, or no variation in either arm.
+    """
+    _validate_alpha(alpha)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if not (_is_number(sequential_tuning) and 0 < sequential_tuning < math.inf):
+        raise ValueError("sequential_tuning must be a positive number")
+    moments = _validated_moments(arms)
+    variants = []
+    for visitors, mean, variance in moments:
+        ci_low = ci_high = None
+        if visitors >= 2:
+            half_width = _student_t_quantile(1 - alpha / 2, visitors - 1) * math.sqrt(
+                variance / visitors
+            )
+            ci_low, ci_high = mean - half_width, mean + half_width
+        variants.append({"visitors": visitors, "mean": mean, "ci_low": ci_low,
+                         "ci_high": ci_high})
+    control = moments[0]
+    for variant, arm in zip(variants[1:], moments[1:], strict=True):
+        variant.update(_mean_comparison(control, arm, alpha, method, sequential_tuning))
+    adjusted = holm_adjust([variant["p_value"] for variant in variants[1:]])
+    for variant, p_value_adjusted in zip(variants[1:], adjusted, strict=True):
+        variant["p_value_adjusted"] = p_value_adjusted
+    return {"variants": variants}
+
+
+def _validated_moments(arms) -> list[tuple[int, float, float]]:
+    """(visitors, mean, sample variance) per arm, from (visitors, sum, sum of squares)."""
+    if len(arms) < 2:
+        raise ValueError("arms needs at least two variants: the control first, then one more")
+    moments = []
+    for position, arm in enumerate(arms):
+        try:
+            visitors, total, squares = arm
+            visitors = operator.index(visitors)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"arms[{position}] must be (visitors, sum, sum of squares), visitors whole"
+            ) from None
+        if not (visitors >= 0 and _is_number(total) and _is_number(squares)
+                and math.isfinite(total) and math.isfinite(squares) and squares >= 0):
+            raise ValueError(f"arms[{position}]: visitors and sums must be finite, "
+                             "the sum of squares not negative")
+        if visitors == 0:
+            moments.append((0, 0.0, 0.0))
+            continue
+        mean = total / visitors
+        # Rounding of the running sums can leave a hair below zero: no variation at all.
+        variance = max(0.0, (squares - total * mean) / (visitors - 1)) if visitors > 1 else 0.0
+        moments.append((visitors, mean, variance))
+    return moments
+
+
+def _mean_comparison(control, variant, alpha, method, tuning) -> dict:
+    (control_visitors, control_mean, control_variance) = control
+    (visitors, mean, variance) = variant
+    figures = dict.fromkeys(("difference", "difference_ci_low", "difference_ci_high",
+                             "p_value", "lift", "lift_ci_low", "lift_ci_high"))
+    if control_visitors == 0 or visitors == 0:
+        return figures
+    difference = mean - control_mean
+    figures["difference"] = difference
+    if control_mean > 0:
+        figures["lift"] = difference / control_mean
+    if control_visitors < 2 or visitors < 2:
+        return figures
+    control_share, share = control_variance / control_visitors, variance / visitors
+    standard_error = math.sqrt(control_share + share)
+    if standard_error == 0:
+        return figures
+    if method == "fixed":
+        # Welch-Satterthwaite degrees of freedom.
+        degrees = (control_share + share) ** 2 / (
+            control_share**2 / (control_visitors - 1) + share**2 / (visitors - 1)
+        )
+        half_width = _student_t_quantile(1 - alpha / 2, degrees) * standard_error
+        p_value = _student_t_two_sided(difference / standard_error, degrees)
+    else:
+        total_visitors = control_visitors + visitors
+        half_width = _sequential_half_width(
+            standard_error, total_visitors, -math.log(alpha), tuning
+        )
+        p_value = _sequential_p_value(difference, standard_error, total_visitors, tuning)
+    low, high = difference - half_width, difference + half_width
+    figures.update(difference_ci_low=low, difference_ci_high=high, p_value=p_value)
+    if control_mean > 0:
+        figures["lift_ci_low"] = max(-1.0, low / control_mean)
+        figures["lift_ci_high"] = max(-1.0, high / control_mean)
+    return figures
+
+
+def _student_t_two_sided(t: float, degrees: float) -> float:
+    """P(|T| >= |t|) for Student's t with ``degrees`` degrees of freedom."""
+    if degrees > _T_AS_NORMAL_FROM:
+        return math.erfc(abs(t) / math.sqrt(2))
+    return _regularized_incomplete_beta(degrees / 2, 0.5, degrees / (degrees + t * t))
+
+
+def _student_t_quantile(probability: float, degrees: float) -> float:
+    """The t with P(T <= t) = ``probability`` (> 0.5), by bisection on the two-sided tail."""
+    if degrees > _T_AS_NORMAL_FROM:
+        return _STANDARD_NORMAL.inv_cdf(probability)
+    tail = 2 * (1 - probability)
+    low, high = 0.0, max(1.0, _STANDARD_NORMAL.inv_cdf(probability))
+    while _student_t_two_sided(high, degrees) > tail:
+        low, high = high, high * 2
+    while high - low > _ROOT_TOLERANCE * high:
+        middle = (low + high) / 2
+        if _student_t_two_sided(middle, degrees) > tail:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def _regularized_incomplete_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), Numerical Recipes' betai: a continued fraction on the faster side."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1 - x) / b
+
+
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    """Modified Lentz evaluation of the incomplete beta function's continued fraction."""
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) >= _TINY else _TINY)
+    fraction = d
+    for m in range(1, _GAMMA_MAX_ITERATIONS):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) >= _TINY else _TINY)
+            c = 1 + numerator / c
+            c = c if abs(c) >= _TINY else _TINY
+            fraction *= c * d
+        if abs(c * d - 1) < _GAMMA_EPSILON:
+            break
+    return fraction
 
 
 def sample_size(

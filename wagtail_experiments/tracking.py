@@ -23,7 +23,7 @@ from .sql import add_to_counters, insert_ignoring_conflicts, tracking_transactio
 logger = logging.getLogger(__name__)
 
 ROLLUP_KEY = ("experiment", "variant", "goal", "day", "utm_source")
-ROLLUP_COUNTERS = ("visitors", "events", "value_sum")
+ROLLUP_COUNTERS = ("visitors", "events", "value_sum", "value_sq_sum")
 # PostgreSQL's deadlock_detected and serialization_failure, and lock_not_available and
 # query_canceled (a wait past TRACKING_DB_TIMEOUT_MS: concurrent writers of one hot rollup
 # row queue for it; in the one-statement write of ``single_event`` the statement's own
@@ -251,11 +251,13 @@ def _store_events(rows):
         new_rows = [row for row in rows if (row.experiment_id, row.event_id) in inserted]
         goal_rows = [row for row in new_rows if row.goal and row.type != Event.Type.IMPRESSION]
         completed = _complete_goals(goal_rows)
+        squares = _add_to_visitor_totals(goal_rows)
         rollups = []
         for row in goal_rows:
             first_time = completed.pop((row.experiment_id, row.goal), False)
             rollups.append(_rollup_row(row, row.goal, visitors=int(first_time), events=1,
-                                       value_sum=row.value or 0.0))
+                                       value_sum=row.value or 0.0,
+                                       value_sq_sum=squares.get(id(row), 0.0)))
         add_to_counters(DailyRollup, ROLLUP_KEY, ROLLUP_COUNTERS, rollups)
     return new_rows
 
@@ -284,7 +286,36 @@ def _complete_goals(goal_rows):
     return dict.fromkeys(inserted, True)
 
 
-def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0):
+def _add_to_visitor_totals(goal_rows):
+    """Add the values of new events to their visitors' running totals of each goal.
+
+    Returns {id(row): what the visitor's new total added to the sum of squared totals},
+    for one row per visitor and goal: (x + v)² - x² for a total x and the values v added.
+    The completion row is locked while it is read and written, so concurrent events of one
+    visitor add up in some order, each exactly once.
+    """
+    added, carrier = {}, {}
+    for row in goal_rows:
+        if row.value:
+            key = (row.experiment_id, row.goal, row.visitor_id)
+            added[key] = added.get(key, 0.0) + row.value
+            carrier[key] = row
+    squares = {}
+    for key in sorted(added):
+        experiment_id, goal, visitor_id = key
+        completion = GoalCompletion.objects.select_for_update().filter(
+            experiment_id=experiment_id, goal=goal, visitor_id=visitor_id
+        )
+        before = completion.values_list("value_total", flat=True).first()
+        if before is None:
+            continue
+        after = before + added[key]
+        completion.update(value_total=after)
+        squares[id(carrier[key])] = after * after - before * before
+    return squares
+
+
+def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0, value_sq_sum=0.0):
     return {
         "experiment": row.experiment_id,
         "variant": row.variant_id,
@@ -296,6 +327,7 @@ def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0):
         "visitors": visitors,
         "events": events,
         "value_sum": value_sum,
+        "value_sq_sum": value_sq_sum,
     }
 
 

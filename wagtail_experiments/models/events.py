@@ -100,6 +100,8 @@ class GoalCompletion(models.Model):
     goal = models.CharField(max_length=64)
     visitor_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # The visitor's running total of the goal's event values: revenue per visitor.
+    value_total = models.FloatField(default=0)
 
     class Meta:
         verbose_name = _("goal completion")
@@ -130,6 +132,10 @@ class DailyRollup(models.Model):
     visitors = models.BigIntegerField(default=0)
     events = models.BigIntegerField(default=0)
     value_sum = models.FloatField(default=0)
+    # What the day's values added to the sum of the squares of visitors' totals: adding v
+    # to a total x adds 2xv + v². Summed over days, it is the sum of squared totals that
+    # the revenue-per-visitor test needs.
+    value_sq_sum = models.FloatField(default=0)
 
     class Meta:
         verbose_name = _("daily rollup")

@@ -92,6 +92,16 @@ class Goal(Orderable):
         % {"default": f"{DEFAULT_REVENUE_MAX_VALUE:,}"},
     )
 
+    value_cap = models.DecimalField(
+        _("cap per visitor"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Revenue goals: count a visitor's total up to this amount in the revenue "
+                    "per visitor test, so that one huge order cannot decide it."),
+    )
     role = models.CharField(
         _("role"),
         max_length=16,
@@ -105,7 +115,7 @@ class Goal(Orderable):
 
     panels = [
         FieldRowPanel([FieldPanel("name"), FieldPanel("kind"), FieldPanel("max_value")]),
-        FieldRowPanel([FieldPanel("role"), FieldPanel("direction")]),
+        FieldRowPanel([FieldPanel("role"), FieldPanel("direction"), FieldPanel("value_cap")]),
     ]
 
     class Meta(Orderable.Meta):
