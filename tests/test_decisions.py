@@ -161,3 +161,20 @@ def test_statistics_settings_are_validated(demo):
     demo.minimum_detectable_effect = 80
     with pytest.raises(ValidationError, match="take the rate to 100 %"):
         demo.full_clean()
+
+
+def test_huge_interval_ends_read_as_uncertainty_not_as_a_bug():
+    from wagtail_experiments.templatetags.wagtail_experiments_admin import interval_percent
+
+    assert interval_percent(27_494_348.213) == "> +1,000 %"
+    assert interval_percent(0.5) == "+50.0 %"
+    assert interval_percent(-0.9999) == "-100.0 %"
+    assert interval_percent(None) == "—"
+
+
+def test_a_new_experiment_says_it_cannot_detect_anything_yet(demo, admin_client):
+    seed(demo, "control", days_ago(0), 20, 0)
+    seed(demo, "b", days_ago(0), 20, 1)
+    seed(demo, "c", days_ago(0), 20, 0)
+    html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
+    assert "With today's visitors it cannot detect any lift yet" in html

@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='goal',
             name='value_cap',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text="Revenue goals: count a visitor's total up to this amount in the revenue per visitor test, so that one huge order cannot decide it.", max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='cap per visitor'),
+            field=models.DecimalField(blank=True, decimal_places=2, help_text="Revenue goals: a visitor's total counts up to this amount in the revenue-per-visitor test, so one huge order cannot decide it.", max_digits=14, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='cap per visitor'),
         ),
         migrations.AddField(
             model_name='goalcompletion',

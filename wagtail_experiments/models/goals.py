@@ -99,8 +99,8 @@ class Goal(Orderable):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text=_("Revenue goals: count a visitor's total up to this amount in the revenue "
-                    "per visitor test, so that one huge order cannot decide it."),
+        help_text=_("Revenue goals: a visitor's total counts up to this amount in the "
+                    "revenue-per-visitor test, so one huge order cannot decide it."),
     )
     role = models.CharField(
         _("role"),
@@ -114,8 +114,9 @@ class Goal(Orderable):
     )
 
     panels = [
-        FieldRowPanel([FieldPanel("name"), FieldPanel("kind"), FieldPanel("max_value")]),
-        FieldRowPanel([FieldPanel("role"), FieldPanel("direction"), FieldPanel("value_cap")]),
+        FieldRowPanel([FieldPanel("name"), FieldPanel("kind")]),
+        FieldRowPanel([FieldPanel("role"), FieldPanel("direction")]),
+        FieldRowPanel([FieldPanel("max_value"), FieldPanel("value_cap")]),
     ]
 
     class Meta(Orderable.Meta):

@@ -24,6 +24,19 @@ def signed_percent(value):
     return f"{value * 100:+.1f} %"
 
 
+# An interval's upper end past +1,000 % says only "could be much better": early sequential
+# intervals reach millions of percent, which reads as a bug, not as uncertainty.
+LARGEST_SHOWN_LIFT = 10.0
+
+
+@register.filter
+def interval_percent(value):
+    """An interval end as signed_percent, with ends past +1,000 % shown as "> +1,000 %"."""
+    if value is not None and value > LARGEST_SHOWN_LIFT:
+        return f"> {LARGEST_SHOWN_LIFT * 100:+,.0f} %"
+    return signed_percent(value)
+
+
 @register.filter
 def p_value(value):
     if value is None:
