@@ -90,11 +90,11 @@ def test_results_need_the_view_permission(seeded, django_user_model):
 
 def test_listing_shows_the_leader(seeded, admin_client):
     html = admin_client.get("/admin/experiments/").content.decode()
-    assert "b (significant)" in html
+    assert "b (winner)" in html
     assert f"/admin/experiments/results/{seeded.pk}/" in html
 
 
 def test_dashboard_panel_lists_running_experiments(seeded, admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "Running experiments" in html and "Landing page hero" in html
-    assert "significant" in html
+    assert 'w-status--primary">winner</span>' in html

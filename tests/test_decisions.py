@@ -3,6 +3,7 @@ planning, the settings that drive them, and every screen and API showing the sam
 
 import json
 import random
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -150,13 +151,14 @@ def test_the_results_screen_explains_collecting_data_and_the_plan(demo, admin_cl
     assert ("Collecting data: no verdict before 15 more conversions in the variant with the "
             "fewest, 5 more days of the minimum duration.") in html
     assert "for a sequential test that may be read daily" in html
-    assert "With today's visitors it can detect a lift of" in html
+    assert "With today's visitors it can detect a change of" in html
     assert "Every goal" in html
 
 
 def test_statistics_settings_are_validated(demo):
     from django.core.exceptions import ValidationError
 
+    demo.started_at = None  # a draft: its plan may still change
     demo.baseline_rate = 60
     demo.minimum_detectable_effect = 80
     with pytest.raises(ValidationError, match="take the rate to 100 %"):
@@ -177,4 +179,92 @@ def test_a_new_experiment_says_it_cannot_detect_anything_yet(demo, admin_client)
     seed(demo, "b", days_ago(0), 20, 1)
     seed(demo, "c", days_ago(0), 20, 0)
     html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
-    assert "With today's visitors it cannot detect any lift yet" in html
+    assert "With today's visitors it cannot detect any change yet" in html
+
+
+def test_a_date_range_shows_its_figures_but_never_changes_the_verdict(seeded_stats):
+    """b is better only in the last three days (and as good as the control overall):
+    picking those days must not make a winner."""
+    from wagtail_experiments.models import DailyRollup
+
+    DailyRollup.objects.filter(experiment=seeded_stats, goal="lead",
+                               variant__key="b").update(visitors=10, events=10)
+    for n in range(3):
+        DailyRollup.objects.filter(experiment=seeded_stats, goal="lead", variant__key="b",
+                                   day=days_ago(n)).update(visitors=90, events=90)
+    whole = experiment_results(seeded_stats)
+    ranged = experiment_results(seeded_stats, since=days_ago(2))
+    assert ranged["variants"][1]["p_value_adjusted"] < 0.001  # the range alone looks great
+    assert ranged["verdict"] == whole["verdict"]
+    assert whole["verdict"]["winner"] is None
+    assert ranged["planning"] == whole["planning"]
+
+
+def test_the_verdict_does_not_depend_on_the_viewer_time_zone(seeded_stats):
+    from django.utils import timezone
+
+    seeded_stats.method = "fixed"
+    seeded_stats.minimum_detectable_effect = 50
+    expected = experiment_results(seeded_stats)["verdict"]
+    for zone in ("Etc/GMT+12", "Etc/GMT-14"):
+        with timezone.override(zone):
+            assert experiment_results(seeded_stats)["verdict"] == expected
+
+
+def test_starting_keeps_the_sequential_tuning_and_locks_the_plan(demo):
+    from django.core.exceptions import ValidationError
+
+    from wagtail_experiments.models import Experiment
+
+    assert demo.sequential_tuning == stats.planned_sequential_tuning(0.05, 0.1, variants=3)
+    experiment = Experiment.objects.get(pk=demo.pk)
+    experiment.alpha = Decimal("0.1")
+    experiment.minimum_days = 3
+    experiment.name = "Renamed"
+    with pytest.raises(ValidationError) as raised:
+        experiment.full_clean()
+    assert set(raised.value.message_dict) == {"alpha", "minimum_days"}
+    assert "Fixed when the experiment started" in raised.value.message_dict["alpha"][0]
+
+
+def test_revenue_per_visitor_harms_a_guardrail_and_blocks_the_winner(seeded_stats):
+    """As many buy in b as in the control, but they spend a fifth: b cannot win."""
+    from wagtail_experiments.models import DailyRollup
+
+    for key, spend in (("control", 100.0), ("b", 20.0), ("c", 100.0)):
+        variant = seeded_stats.variants.get(key=key)
+        for n in range(10):
+            DailyRollup.objects.create(
+                experiment=seeded_stats, variant=variant, goal="purchase", day=days_ago(n),
+                visitors=40, events=40, value_sum=40 * spend, value_sq_sum=40 * spend**2,
+            )
+    results = experiment_results(seeded_stats)
+    purchase = next(goal for goal in results["goals"] if goal["name"] == "purchase")
+    assert purchase["variants"][1]["p_value"] > 0.5  # as many buyers
+    assert purchase["revenue"]["variants"][1]["p_value"] < 1e-6
+    assert purchase["harmed_by"] == ["b"]
+    assert results["verdict"]["reason"] == "guardrail_harmed"
+
+    # As the primary goal, its own revenue per visitor blocks the winner too.
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(role="secondary")
+    seeded_stats.primary_goal = "purchase"
+    seeded_stats.save()
+    for key, buyers in (("control", 40), ("b", 60), ("c", 40)):
+        DailyRollup.objects.filter(experiment=seeded_stats, goal="purchase",
+                                   variant__key=key).update(visitors=buyers)
+    seeded_stats = type(seeded_stats).objects.get(pk=seeded_stats.pk)
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert verdict["reason"] == "guardrail_harmed"
+    assert verdict["harmed_guardrails"] == {"b": ["purchase (revenue per visitor)"]}
+
+
+def test_a_completed_experiment_that_never_decided_says_it_stopped_early(demo, admin_client):
+    started_days_ago(demo, 2)
+    seed(demo, "control", days_ago(1), 300, 5)
+    seed(demo, "b", days_ago(1), 300, 9)
+    seed(demo, "c", days_ago(1), 300, 6)
+    demo.complete()
+    verdict = experiment_results(demo)["verdict"]
+    assert verdict["stopped_early"] is True
+    html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
+    assert "It stopped before a verdict could be taken" in html

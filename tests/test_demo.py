@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from wagtail.models import Page
+from wagtail.models import Page, Site
 
 from sandbox_site.home.demo import ADMIN_PASSWORD, ADMIN_USERNAME
 from wagtail_experiments.models import Experiment
@@ -17,12 +17,65 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_content_is_idempotent_and_prints_the_login():
     first, second = StringIO(), StringIO()
-    call_command("load_demo_content", stdout=first)
+    call_command("load_demo_content", "--no-history", stdout=first)
     pages = Page.objects.count()
-    call_command("load_demo_content", stdout=second)
+    call_command("load_demo_content", "--no-history", stdout=second)
     assert Page.objects.count() == pages
     assert Experiment.objects.count() == 2
     assert f"username {ADMIN_USERNAME!r}, password {ADMIN_PASSWORD!r}" in second.getvalue()
+
+
+def test_the_demo_site_answers_on_the_port_it_is_served_on():
+    call_command("load_demo_content", "--no-history", "--port", "8123", stdout=StringIO())
+    site = Site.objects.get(is_default_site=True)
+    assert (site.hostname, site.port) == ("127.0.0.1", 8123)
+    assert site.root_url == "http://127.0.0.1:8123"
+
+
+def test_the_demo_history_goes_through_the_recording_code(demo):
+    """A week of visitors: every count on the screens adds up to what was recorded."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from sandbox_site.home.history import load_demo_history
+    from wagtail_experiments.models import DailyRollup, Exposure, GoalCompletion, Lead
+    from wagtail_experiments.results import experiment_results
+
+    recorded = load_demo_history(demo, days=8, daily_visitors=60)
+    assert recorded > 300
+    assert load_demo_history(demo) == 0  # it has visitors already: left alone
+    exposures = Exposure.objects.filter(experiment=demo)
+    assert exposures.count() == recorded  # full coverage: every visitor is in it
+    assert DailyRollup.objects.filter(experiment=demo, goal="").aggregate(
+        n=Sum("visitors"))["n"] == recorded
+    first = timezone.now() - timezone.timedelta(days=8)
+    assert not exposures.filter(created_at__lt=first).exists()
+    assert len({DailyRollup.day_of(at) for at in exposures.values_list("created_at",
+                                                                         flat=True)}) >= 8
+    leads = Lead.objects.filter(form__slug="demo-lead").count()
+    assert leads > 0
+    assert GoalCompletion.objects.filter(experiment=demo, goal="lead").count() == leads
+    demo.refresh_from_db()
+    assert demo.started_at < first + timezone.timedelta(minutes=1)
+    results = experiment_results(demo)
+    assert sum(variant["visitors"] for variant in results["variants"]) == recorded
+    assert {goal["name"]: goal["role"] for goal in results["goals"]}["purchase"] == "guardrail"
+    purchase = next(goal for goal in results["goals"] if goal["name"] == "purchase")
+    assert purchase["revenue"]["variants"][0]["mean"] > 0
+
+
+def test_the_demo_shows_a_finished_experiment_serving_its_winner(demo):
+    from sandbox_site.home import history
+    from wagtail_experiments.results import experiment_results
+
+    experiment = history.load_finished_experiment()
+    assert history.load_finished_experiment().pk == experiment.pk
+    assert (experiment.status, experiment.winner.key, experiment.serve_winner) == (
+        "completed", "green", True)
+    results = experiment_results(experiment)
+    assert results["outcome"]["winner"] == "green" and results["outcome"]["winner_served"]
+    assert results["verdict"]["reason"] in {"winner", "not_significant", "collecting_data"}
+    assert results["visitors"] > 3000
 
 
 def test_demo_experiment_is_running_as_specified(demo):

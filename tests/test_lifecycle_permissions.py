@@ -177,7 +177,8 @@ def test_changing_the_pages_of_a_running_experiment_needs_publish_permission(
     def edit(client, page):
         data = experiment_form(draft.control_page, [
             ("control", draft.control_page, 50, True), ("b", page, 50, False)
-        ], draft.goals.all(), name="Offer test", slug="offer-test")
+        ], draft.goals.all(), name="Offer test", slug="offer-test",
+            sequential_tuning=str(draft.sequential_tuning))  # kept when it started
         data.update({
             "variants-INITIAL_FORMS": "2", "variants-0-id": str(control.pk),
             "variants-1-id": str(variant_b.pk), "variants-0-payload": "{}",

@@ -155,7 +155,10 @@ def test_0007_plans_running_experiments_from_their_observed_baseline():
         rows = {}
         for slug, visitors, conversions in (("seen", 4000, 500), ("few", 40, 4),
                                             ("none", 0, 0)):
-            experiment = Experiment_.objects.create(name=slug, slug=slug, primary_goal="lead")
+            experiment = Experiment_.objects.create(
+                name=slug, slug=slug, primary_goal="lead",
+                started_at=timezone.now() if visitors else None,
+            )
             control = Variant.objects.create(experiment=experiment, key="control", weight=50,
                                              is_control=True)
             if visitors:
@@ -171,6 +174,10 @@ def test_0007_plans_running_experiments_from_their_observed_baseline():
                                                                               "baseline_rate"))
         # 12.5 % observed on 4,000 visitors; too few visitors or none: the 5 % default.
         assert baselines == {"seen": Decimal("12.50"), "few": Decimal("5"), "none": Decimal("5")}
+        # Started experiments keep the tuning their confidence sequence ran with.
+        tunings = dict(new.get_model(APP, "Experiment").objects.values_list("slug",
+                                                                            "sequential_tuning"))
+        assert tunings == {"seen": 5000, "few": 5000, "none": None}
     finally:
         migrate(latest)
 
@@ -201,6 +208,7 @@ def test_0008_replays_stored_events_into_visitor_totals_and_squares():
         for visitor in ("v", "w"):
             Completion.objects.create(experiment=experiment, variant=variant, goal="purchase",
                                       visitor_id=visitor, created_at=first)
+        # Today's rows: "(other)" (capped sources), "" (w's, and an erased address's).
         for day, source in ((first, "ads"), (second, "(other)"), (second, "")):
             Rollup.objects.create(experiment=experiment, variant=variant, goal="purchase",
                                   day=timezone.localdate(day), utm_source=source,

@@ -148,6 +148,7 @@ def test_results_carry_every_statistical_figure(seeded_stats):
     assert results["verdict"] == {
         "reason": "winner", "winner": "b", "leader": "b", "losers": [], "significant": True,
         "waiting_for": {}, "harmed_guardrails": {}, "frozen_on": None, "rule": "significance",
+        "stopped_early": False,
     }
 
 

@@ -156,11 +156,11 @@ def test_fixed_p_value_and_interval_are_statsmodels_log_ratio_test():
     for control, variant in random_pairs(202, 600):
         alpha = rng.choice([*ALPHAS, rng.uniform(0.0005, 0.5)])
         result = comparison(control, variant, method="fixed", alpha=alpha)
-        if control[1] == 0:
-            assert result["lift"] is result["lift_ci_low"] is result["p_value"] is None
-            continue
+        if control[1] == 0 or variant[1] == 0:
+            assert result["lift_ci_low"] is result["lift_ci_high"] is None
+            continue  # Fisher's exact test instead, below
         assert close(result["lift"], (variant[1] / variant[0]) / (control[1] / control[0]) - 1)
-        if variant[1] == 0 or (variant[1] == variant[0] and control[1] == control[0]):
+        if variant[1] == variant[0] and control[1] == control[0]:
             assert result["lift_ci_low"] is result["lift_ci_high"] is result["p_value"] is None
             continue
         args = (variant[1], variant[0], control[1], control[0])
@@ -185,8 +185,8 @@ def test_p_value_below_alpha_exactly_when_the_interval_excludes_zero(method):
     for control, variant in random_pairs(212, 561):
         alpha = rng.choice(ALPHAS)
         result = comparison(control, variant, method=method, alpha=alpha)
-        if result["p_value"] is None:
-            continue
+        if result["lift_ci_low"] is None:
+            continue  # no interval: an arm without conversions (Fisher's exact test)
         excludes_zero = result["lift_ci_low"] > 0 or result["lift_ci_high"] < 0
         disagreements += (result["p_value"] < alpha) != excludes_zero
         assert -1 <= result["lift_ci_low"] <= result["lift"] <= result["lift_ci_high"]
@@ -210,7 +210,7 @@ def test_swapping_the_arms_gives_the_same_p_value(method):
     for control, variant in [((100, 7), (100, 1)), *random_pairs(222, 200)]:
         forward = comparison(control, variant, method=method)
         backward = comparison(variant, control, method=method)
-        if forward["p_value"] is None:
+        if forward["lift_ci_low"] is None or backward["lift_ci_low"] is None:
             continue
         assert close(forward["p_value"], backward["p_value"])
         # The relative intervals mirror each other: (1 + low) * (1 + high') == 1.
@@ -248,10 +248,10 @@ def test_sequential_lift_interval_matches_the_confidence_sequence_formula():
         alpha = rng.choice([*ALPHAS, rng.uniform(0.001, 0.5)])
         tuning = rng.choice([5000, 100, 1_000_000, rng.uniform(10, 100_000)])
         result = comparison(control, variant, alpha=alpha, sequential_tuning=tuning)
-        if control[1] == 0:
-            assert result["lift"] is result["lift_ci_low"] is result["p_value"] is None
+        if control[1] == 0 or variant[1] == 0:
+            assert result["lift_ci_low"] is None
             continue
-        if variant[1] == 0 or (variant[1] == variant[0] and control[1] == control[0]):
+        if variant[1] == variant[0] and control[1] == control[0]:
             assert result["lift_ci_low"] is result["p_value"] is None
             continue
         estimate, standard_error = log_ratio(control, variant)
@@ -272,7 +272,7 @@ def test_sequential_p_value_is_where_the_interval_stops_containing_zero():
         tuning = rng.choice([5000, 200, 50_000])
         result = comparison(control, variant, sequential_tuning=tuning)
         p_value = result["p_value"]
-        if p_value is None:
+        if result["lift_ci_low"] is None:
             continue
         assert 0 <= p_value <= 1
         certain += p_value < 1e-12
@@ -485,6 +485,25 @@ def test_bayesian_figures_are_fast_for_large_counts():
 # Sample ratio mismatch
 
 
+def test_an_arm_without_conversions_is_tested_with_fisher_exact():
+    """A variant that stops all conversions is clearly worse, not untestable."""
+    rng = random.Random(1801)
+    for _ in range(200):
+        control_visitors, visitors = rng.randint(1, 20_000), rng.randint(1, 20_000)
+        conversions = rng.randint(1, min(control_visitors, 800))
+        arms = [(control_visitors, conversions), (visitors, 0)]
+        if rng.random() < 0.5:
+            arms.reverse()
+        result = stats.analyze(arms)["variants"][1]
+        (first_visitors, first), (second_visitors, second) = arms
+        table = [[second, second_visitors - second], [first, first_visitors - first]]
+        one_sided = scipy_stats.fisher_exact(
+            table, alternative="less" if second == 0 else "greater").pvalue
+        assert close(result["p_value"], min(1.0, 2 * one_sided))
+        assert result["lift_ci_low"] is None
+    assert stats.analyze([(14_000, 560), (14_000, 0)])["variants"][1]["p_value"] < 1e-100
+
+
 def test_sample_ratio_mismatch_matches_scipy_chisquare():
     rng = random.Random(1304)
     detected = 0
@@ -617,6 +636,15 @@ def test_detectable_effect_inverts_the_sample_size(method):
     assert stats.detectable_effect(0.05, 0) is None
 
 
+def test_detectable_drop_for_goals_that_should_go_down():
+    drop = stats.detectable_effect(0.2, 5000, higher_is_better=False)
+    assert -1 < drop < 0
+    assert stats.sample_size(0.2, drop, sequential_tuning=10_000) == pytest.approx(5000, abs=1)
+    # By default the sequence is tuned for the visitors at hand: the inverse of the plan.
+    planned = stats.sample_size(0.05, 0.1)
+    assert stats.detectable_effect(0.05, planned) == pytest.approx(0.1, rel=1e-4)
+
+
 # Edge cases: no crash, None where a figure is undefined
 
 COMPARISON_KEYS = {
@@ -649,9 +677,12 @@ def test_all_zero_counts(method):
 def test_control_without_conversions_has_no_lift(method):
     variant = comparison((400, 0), (400, 12), method=method)
     assert variant["lift"] is variant["lift_ci_low"] is variant["lift_ci_high"] is None
-    # Both methods test the rate ratio, which is undefined here; the verdict waits for the
-    # minimum conversions per arm anyway.
-    assert variant["p_value"] is variant["p_value_adjusted"] is None
+    # The rate ratio is undefined here: Fisher's exact test gives the p-value (doubled
+    # one-sided), and there is no interval.
+    table = [[12, 388], [0, 400]]
+    expected = 2 * scipy_stats.fisher_exact(table, alternative="greater").pvalue
+    assert close(variant["p_value"], expected)
+    assert variant["p_value_adjusted"] == variant["p_value"]
     assert variant["chance_to_beat_control"] > 0.99
     assert variant["expected_loss"] < 1e-4
 

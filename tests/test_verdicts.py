@@ -140,3 +140,17 @@ def test_power_at_the_planned_effect():
     sequential, _ = decided(Scenario(), RULES["sequential"], 0.20, SIMULATED, seed=14)
     assert fixed == pytest.approx(0.8, abs=0.06)
     assert sequential >= 0.8
+
+
+def test_a_variant_that_stops_converting_is_a_loser_not_collecting_data():
+    """Fisher's exact test judges it, and it needs no minimum conversions of its own."""
+    decision = verdict(figures((14_000, 700), (14_000, 0)), RULE, days_running=14)
+    assert (decision["reason"], decision["losers"]) == ("loser", ["b"])
+
+
+def test_a_guardrail_driven_to_zero_is_harmed():
+    purchases = figures((14_000, 560), (14_000, 0), (14_000, 550))
+    assert harmed_by(purchases, RULE) == ["b"]
+    # Lower is better, and the control has none: the variant that adds some harms it.
+    refunds = figures((5_000, 0), (5_000, 40), higher_is_better=False)
+    assert harmed_by(refunds, DecisionRule(higher_is_better=False)) == ["b"]

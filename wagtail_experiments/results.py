@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.db.models import Avg, Case, Count, FloatField, Sum, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Least
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import stats, verdicts
 from .conf import get_setting
@@ -38,8 +38,8 @@ class _Rollups:
             rows = rows.filter(day__lte=until)
         # A date range cuts visitors' running totals: their squares no longer add up.
         self.whole_experiment = not (since or until)
-        self._sums = defaultdict(lambda: [0, 0, 0.0])
-        self._squares = defaultdict(float)
+        # visitors, events, value, and the squares of visitors' running totals
+        self._sums = defaultdict(lambda: [0, 0, 0.0, 0.0])
         self._goals = defaultdict(set)
         self._days, self._sources = set(), set()
         rows = list(
@@ -49,7 +49,6 @@ class _Rollups:
         )
         shown = _top_sources(rows, get_setting("RESULTS_MAX_UTM_SOURCES"))
         for variant_id, goal, day, source, visitors, events, value, squares in rows:
-            self._squares[goal, variant_id] += squares
             if source not in shown:
                 source = OTHER_SOURCES
             for key in (
@@ -62,6 +61,7 @@ class _Rollups:
                 sums[0] += visitors
                 sums[1] += events
                 sums[2] += value
+                sums[3] += squares
             self._days.add(day)
             if goal == EXPOSURES:
                 self._sources.add(source)
@@ -71,20 +71,24 @@ class _Rollups:
     def total(self, goal, variant_id=None, *, day=None, utm_source=None, through=None):
         """(visitors, events, value) of ``goal``, for a variant, a day, a UTM source, or
         the days up to ``through`` (inclusive)."""
+        return self._all(goal, variant_id, day, utm_source, through)[:3]
+
+    def squares(self, goal, variant_id, through=None):
+        """The sum of the squares of ``goal``'s per-visitor totals in a variant, at the end
+        of ``through`` (default: now): the days' increments add up to exactly that."""
+        return self._all(goal, variant_id, None, None, through)[3]
+
+    def _all(self, goal, variant_id, day, utm_source, through):
         if through is not None:
-            sums = [self.total(goal, variant_id, day=d) for d in self.days() if d <= through]
-            return tuple(sum(column) for column in zip((0, 0, 0.0), *sums, strict=True))
+            rows = [self._all(goal, variant_id, d, None, None) for d in self.days() if d <= through]
+            return tuple(sum(column) for column in zip((0, 0, 0.0, 0.0), *rows, strict=True))
         if day is not None:
             key = (goal, variant_id, "day", day)
         elif utm_source is not None:
             key = (goal, variant_id, "source", utm_source)
         else:
             key = (goal, variant_id, None, None)
-        return tuple(self._sums.get(key, (0, 0, 0.0)))
-
-    def squares(self, goal, variant_id):
-        """The sum of the squares of ``goal``'s per-visitor totals in a variant."""
-        return self._squares.get((goal, variant_id), 0.0)
+        return tuple(self._sums.get(key, (0, 0, 0.0, 0.0)))
 
     def goals(self, variant_id):
         return sorted(self._goals[variant_id])
@@ -156,7 +160,10 @@ def experiment_results(experiment, goal=None, since=None, until=None):
     for variant, figures in zip(variants, analysis["variants"], strict=True):
         variant.update({k: v for k, v in figures.items() if k not in variant})
 
-    planning = _planning(experiment, ordered, rollups, rule, tuning)
+    # The verdict and the plan are the experiment's, whatever range is shown: a range
+    # picked after the fact must not be able to make a winner.
+    whole = rollups if rollups.whole_experiment else _Rollups(experiment)
+    planning = _planning(experiment, ordered, whole, rule, tuning)
     outcome = _outcome(experiment)
     if outcome is not None or experiment.status == experiment.Status.PAUSED:
         planning["days_remaining"] = None  # no traffic is coming
@@ -180,8 +187,7 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "srm_p_value": analysis["srm_p_value"],
         "srm_detected": analysis["srm_detected"],
         "goals": _goal_statistics(experiment, ordered, rollups, declared, rule, tuning),
-        "verdict": _verdict(experiment, ordered, rollups, declared, rule, tuning,
-                            analysis["srm_detected"], planning),
+        "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning),
         "planning": planning,
         "daily": _daily(ordered, goal, rollups),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
@@ -222,34 +228,51 @@ def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, throu
         figures = [{"key": variant.key, **row}
                    for variant, row in zip(ordered, analysis["variants"], strict=True)]
         goal_rule = replace(rule, higher_is_better=goal.higher_is_better)
+        revenue = None
+        if goal.kind == goal.Kind.REVENUE:
+            revenue = _revenue(experiment, ordered, rollups, goal, rule, tuning, through)
+        # How much each visitor brings, made significantly worse (revenue goals).
+        revenue_harmed = [] if revenue is None or role == "secondary" else verdicts.harmed_by(
+            revenue["variants"], goal_rule, bayesian=False)
+        harmed = []
+        if role == "guardrail":
+            # Fewer convert, or they bring less: either harms a guardrail.
+            harmed = verdicts.harmed_by(figures, goal_rule)
+            harmed += [key for key in revenue_harmed if key not in harmed]
         goals.append({
             "name": goal.name,
             "role": role,
             "kind": goal.kind,
             "higher_is_better": goal.higher_is_better,
             "variants": figures,
-            "harmed_by": verdicts.harmed_by(figures, goal_rule) if role == "guardrail" else [],
-            "revenue": _revenue(experiment, ordered, rollups, goal, rule, tuning)
-            if goal.kind == goal.Kind.REVENUE and through is None else None,
+            "harmed_by": harmed,
+            "revenue": revenue,
+            # A winner on the primary goal must not bring significantly less per visitor.
+            "revenue_harmed_by": revenue_harmed if role == "primary" else [],
         })
-    secondary = [row for g in goals if g["role"] == "secondary" for row in g["variants"][1:]]
+    secondary = [row for g in goals if g["role"] == "secondary"
+                 for rows in (g["variants"], (g["revenue"] or {}).get("variants", []))
+                 for row in rows[1:]]
     adjusted = stats.holm_adjust([row.get("p_value") for row in secondary])
     for row, p_value in zip(secondary, adjusted, strict=True):
         row["p_value_adjusted"] = p_value
     return goals
 
 
-def _revenue(experiment, ordered, rollups, goal, rule, tuning):
+def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):
     """The revenue-per-visitor test of a revenue goal (``stats.analyze_means``): every
     exposed visitor counts, with their total of the goal's values (0 without any), capped
-    at the goal's ``value_cap`` when it has one. None with a date range: a visitor's total
-    then straddles its ends."""
+    at the goal's ``value_cap`` when it has one; at the end of the day ``through`` if given
+    (uncapped only: caps apply to the running totals as they are now). None with a date
+    range: a visitor's total then straddles its start."""
     if not rollups.whole_experiment or len(ordered) < 2:
         return None
-    visitors = [rollups.total(EXPOSURES, variant.pk)[0] for variant in ordered]
+    if goal.value_cap is not None and through is not None:
+        return None
+    visitors = [rollups.total(EXPOSURES, v.pk, through=through)[0] for v in ordered]
     if goal.value_cap is None:
-        sums = [(rollups.total(goal.name, v.pk)[2], rollups.squares(goal.name, v.pk))
-                for v in ordered]
+        sums = [(rollups.total(goal.name, v.pk, through=through)[2],
+                 rollups.squares(goal.name, v.pk, through=through)) for v in ordered]
     else:
         capped = _capped_totals(experiment, goal.name, float(goal.value_cap))
         sums = [capped.get(variant.pk, (0.0, 0.0)) for variant in ordered]
@@ -276,7 +299,7 @@ def _capped_totals(experiment, goal, cap):
     return {variant_id: (total or 0.0, squares or 0.0) for variant_id, total, squares in rows}
 
 
-def _verdict(experiment, ordered, rollups, declared, rule, tuning, srm_detected, planning):
+def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning):
     """``verdicts.verdict`` on the primary goal. A sequential experiment is judged on all
     its data at every look. A fixed-horizon one is judged once: on the data up to the
     first full day that reached its planned sample and minimums, and that answer stays
@@ -296,26 +319,39 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, srm_detected,
     if len(figures) < 2:
         return {"reason": "collecting_data", "winner": None, "leader": None, "losers": [],
                 "significant": False, "waiting_for": {}, "harmed_guardrails": {},
-                "frozen_on": None, "rule": experiment.decision_rule}
+                "frozen_on": None, "rule": experiment.decision_rule, "stopped_early": False}
     guardrails = {}
     for goal in _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look):
         for key in goal["harmed_by"]:
             guardrails.setdefault(key, []).append(goal["name"])
+        for key in goal["revenue_harmed_by"]:
+            guardrails.setdefault(key, []).append(_("%(goal)s (revenue per visitor)") % {
+                "goal": goal["name"]})
+    # Whether the split fits the weights is a question about all the data so far, also
+    # when the verdict was taken at an earlier look.
+    live = analysis if look is None else _analyze(
+        _counts(rollups, ordered, primary), rule, tuning,
+        weights=[float(v.weight) for v in ordered])
     decision = verdicts.verdict(
         figures, rule,
-        srm_detected=srm_detected,
+        srm_detected=live["srm_detected"],
         days_running=days_running,
         sample_reached=sample_reached,
         harmed_guardrails=guardrails,
     )
     decision["frozen_on"] = look.isoformat() if look is not None else None
     decision["rule"] = experiment.decision_rule
+    # Completed or archived while still collecting: it stopped before it could decide.
+    decision["stopped_early"] = (
+        decision["reason"] == "collecting_data"
+        and experiment.status in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED)
+    )
     return decision
 
 
 def _start_day(experiment, rollups):
     if experiment.started_at:
-        return timezone.localdate(experiment.started_at)
+        return DailyRollup.day_of(experiment.started_at)
     days = rollups.days()
     return days[0] if days else None
 
@@ -323,15 +359,16 @@ def _start_day(experiment, rollups):
 def _days_through(experiment, rollups, day):
     """Days the experiment has run by the end of ``day``, its first day counting as one."""
     start = _start_day(experiment, rollups)
-    return (day - start).days + 1 if start is not None else 0
+    return max((day - start).days + 1, 0) if start is not None else 0
 
 
 def _days_running(experiment, rollups):
-    """Whole days run so far; for data without a start (imported, say), the days it spans."""
-    if experiment.started_at:
-        return experiment.days_running()
-    days = rollups.days()
-    return (days[-1] - days[0]).days + 1 if days else 0
+    """Full days run so far, counted as for a fixed-horizon look (its first day counting as
+    one, today not until it ends); up to its end once the experiment is over."""
+    end = DailyRollup.day_of(experiment.completed_at) if experiment.completed_at else None
+    if end is None:
+        end = DailyRollup.day_of() - timedelta(days=1)
+    return _days_through(experiment, rollups, end)
 
 
 def _fixed_horizon_day(experiment, ordered, rollups, rule, planning):
@@ -342,7 +379,7 @@ def _fixed_horizon_day(experiment, ordered, rollups, rule, planning):
     if not needed or len(ordered) < 2:
         return None
     finished = experiment.status in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED)
-    today = timezone.localdate()
+    today = DailyRollup.day_of()
     visitors = [0] * len(ordered)
     conversions = [0] * len(ordered)
     for day in rollups.days():
@@ -483,6 +520,18 @@ def _funnel(experiment, variants, goal, since, until):
 FORECAST_DAYS = (7, 14, 28)
 
 
+def _recent_days(experiment, rollups):
+    """The full days of the last ``RECENT_DAYS`` the experiment ran (today only while it
+    has no full day yet): the traffic forecasts extrapolate from."""
+    today = DailyRollup.day_of()
+    first = today - timedelta(days=RECENT_DAYS)
+    start = _start_day(experiment, rollups)
+    if start is not None and start > first:
+        first = start
+    days = [first + timedelta(days=n) for n in range((today - first).days)]
+    return days or [today]
+
+
 def _planning(experiment, ordered, rollups, rule, tuning):
     """The planned sample for the experiment's method (and the fixed-horizon figure, for
     comparison), progress, days remaining at the last week's traffic, and the smallest lift
@@ -497,13 +546,12 @@ def _planning(experiment, ordered, rollups, rule, tuning):
     enough = control_conversions >= max(rule.minimum_conversions, 1) and observed < 1
     forecast_baseline = observed if enough else planned_baseline
     smallest_arm = min((visitors for visitors, _ in counts), default=0)
-    days = rollups.days()
-    recent = [day for day in days if days and day > days[-1] - timedelta(days=RECENT_DAYS)]
+    recent = _recent_days(experiment, rollups)
     recent_visitors = min(
         (sum(rollups.total(EXPOSURES, v.pk, day=day)[0] for day in recent) for v in ordered),
         default=0,
     )
-    daily_rate = recent_visitors / len(recent) if recent else 0
+    daily_rate = recent_visitors / len(recent)
     days_remaining = None
     if daily_rate > 0:
         days_remaining = max(
@@ -520,9 +568,10 @@ def _planning(experiment, ordered, rollups, rule, tuning):
         return stats.detectable_effect(
             forecast_baseline, visitors, rule.alpha, float(experiment.power) / 100,
             method=rule.method, variants=arms, sequential_tuning=tuning,
+            higher_is_better=rule.higher_is_better,
         )
 
-    today = timezone.localdate()
+    today = DailyRollup.day_of()
     return {
         "method": rule.method,
         "baseline_rate": planned_baseline,

@@ -43,18 +43,18 @@ def can_store_in_one_statement():
     return is_psycopg3 and options.get("server_side_binding") is not True
 
 
-def store_event(event, *, experiment_id, visitor_id, user_id=None):
+def store_event(event, *, experiment_id, visitor_id, user_id=None, at=None):
     """Store ``event`` (a ``TrackedEvent``) for the visitor's exposure to the experiment.
     Raises the database's ``OperationalError`` past the bound, having stored nothing."""
     connection = connections[router.db_for_write(Event)]
-    created_at = timezone.now()
+    created_at = at or timezone.now()
     counts_goal = bool(event.goal) and event.type != Event.Type.IMPRESSION
     sql, params = _statement(connection, event, counts_goal, {
         "experiment": experiment_id,
         "visitor": visitor_id,
         "user": user_id,
         "created_at": created_at,
-        "day": timezone.localdate(created_at),
+        "day": DailyRollup.day_of(created_at),
     })
     if connection.in_atomic_block:
         # Within the caller's transaction: a savepoint, and the bound set and undone

@@ -54,6 +54,8 @@ DEFAULT_POWER = 0.8
 # planned_sequential_tuning stops once another round moves it by less than this share.
 _TUNING_SETTLED = 0.01
 _TUNING_ROUNDS = 20
+# detectable_effect looks for the first detectable drop on a grid of this many steps.
+_DROP_STEPS = 100
 # An SRM check runs on every look at the results, so it needs a strict threshold to avoid
 # crying wolf; 0.001 is the industry's usual choice (GrowthBook, Optimizely, Statsig).
 SRM_P_VALUE_THRESHOLD = 0.001
@@ -391,39 +393,57 @@ def detectable_effect(
     *,
     method: str = "sequential",
     variants: int = 2,
-    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    sequential_tuning: float | None = None,
+    higher_is_better: bool = True,
 ) -> float | None:
     """The smallest relative lift that ``visitors_per_variant`` visitors in each arm detect
     with ``power`` (the inverse of ``sample_size``): "what can this test detect by Friday?".
+    With ``higher_is_better=False``, the smallest drop (a negative lift) instead.
 
-    ``None`` when no lift is detectable with that many visitors, not even one that takes
-    the rate to 100 %.
+    ``sequential_tuning`` defaults to the visitors of one comparison (``2 *
+    visitors_per_variant``), as an experiment planned for that many would have. ``None``
+    when no lift is detectable with that many visitors, not even one that takes the rate
+    to 100 %.
     """
     _validate_planning(baseline_rate, alpha, power, method, variants)
     if not (_is_number(visitors_per_variant) and visitors_per_variant >= 0):
         raise ValueError("visitors_per_variant must be a non-negative number")
     if visitors_per_variant == 0:
         return None
+    if sequential_tuning is None:
+        sequential_tuning = 2 * visitors_per_variant
     corrected_alpha = alpha / (variants - 1)
-    highest = 1 / baseline_rate - 1
+    sign = 1 if higher_is_better else -1
+    # Just short of a 100 % rate, or of a 0 % one: the log ratio's variance vanishes or
+    # grows without bound there.
+    highest = 1 / baseline_rate - 1 if higher_is_better else 1.0
 
-    def detectable(lift):
+    def detectable(size):
         return _detection_margin(
-            baseline_rate, baseline_rate * (1 + lift), visitors_per_variant,
+            baseline_rate, baseline_rate * (1 + sign * size), visitors_per_variant,
             corrected_alpha, power, method, sequential_tuning,
         ) >= 0
 
-    # Just short of a 100 % rate: the log ratio's variance vanishes there.
-    low, high = 0.0, highest * (1 - 1e-9)
-    if not detectable(high):
-        return None
+    if higher_is_better:
+        # Larger lifts are ever easier to detect: the largest one bounds the search.
+        low, high = 0.0, highest * (1 - 1e-9)
+        if not detectable(high):
+            return None
+    else:
+        # Drops towards 0 % grow ever noisier on the log scale: the first detectable size
+        # on a grid bounds the search instead.
+        sizes = [step / _DROP_STEPS for step in range(1, _DROP_STEPS)]
+        high = next((size for size in sizes if detectable(size)), None)
+        if high is None:
+            return None
+        low = high - 1 / _DROP_STEPS
     while high - low > _ROOT_TOLERANCE * max(1.0, high):
         middle = (low + high) / 2
         if detectable(middle):
             high = middle
         else:
             low = middle
-    return high
+    return sign * high
 
 
 def _visitors_per_arm(baseline_rate, target_rate, alpha, power, method, tuning=None) -> int:
@@ -650,8 +670,11 @@ def _comparison(
 
     lift_ci_low = lift_ci_high = p_value = None
     # Without conversions in an arm the log ratio is infinite, and with everybody
-    # converting in both arms its standard error is zero: the interval and the p-value
-    # would be artefacts of the approximation, so they are left undefined instead.
+    # converting in both arms its standard error is zero: no interval then. An arm without
+    # conversions against one with some still gets a p-value, from Fisher's exact test, so
+    # that a variant which stops all conversions is not "untestable" but clearly worse.
+    if both_seen and (control_conversions == 0) != (conversions == 0):
+        p_value = _fisher_exact_p_value(control, variant)
     if standard_error:
         total_visitors = control_visitors + visitors
         if method == "fixed":
@@ -695,6 +718,24 @@ def _log_rate_ratio(
     # Var(ln p) is about (1 - p) / (n p) = 1 / conversions - 1 / visitors, in each arm.
     variance = (1 / conversions - 1 / visitors) + (1 / control_conversions - 1 / control_visitors)
     return log_ratio, math.sqrt(max(variance, 0.0))
+
+
+def _fisher_exact_p_value(control: tuple[int, int], variant: tuple[int, int]) -> float:
+    """Two-sided p-value of Fisher's exact test when one arm has no conversions: twice the
+    probability that all k conversions fall in the other arm by chance (capped at 1).
+
+    With one arm at zero that table is the most extreme one in its direction, so this is
+    the usual doubled one-sided p-value: P = C(n_other, k) / C(n_total, k).
+    """
+    (control_visitors, control_conversions), (visitors, conversions) = control, variant
+    converted = control_conversions + conversions
+    other = control_visitors if conversions == 0 else visitors
+    total = control_visitors + visitors
+    log_p = (
+        math.lgamma(other + 1) - math.lgamma(other - converted + 1)
+        - math.lgamma(total + 1) + math.lgamma(total - converted + 1)
+    )
+    return min(1.0, 2 * math.exp(log_p))
 
 
 def _relative(log_ratio: float) -> float:

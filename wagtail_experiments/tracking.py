@@ -32,15 +32,17 @@ _RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
 _ATTEMPTS = 3
 
 
-def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None):
+def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None):
     """Store a visitor's first exposure to an experiment; later calls store nothing.
+    ``at``: when it happened (default: now), for history recorded after the fact.
 
     Returns the id of the variant the visitor is recorded in (this one, or the one of an
     earlier exposure, which stays the truth), or None when storing failed, so the caller
     only marks the visitor as counted once the database agrees.
     """
     exposure = Exposure(
-        experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id, **(utm or {})
+        experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id,
+        created_at=at or timezone.now(), **(utm or {})
     )
     try:
         with tracking_transaction(Exposure):
@@ -98,7 +100,7 @@ class IngestResult:
 
 
 def record_events(events, *, visitor_id, user_id=None, served_variants=None,
-                  from_server=False):
+                  from_server=False, at=None):
     """Attribute ``events`` to the variants ``visitor_id`` was exposed to, store them once
     each, and roll them up. Events of unknown or stopped experiments, of experiments the
     visitor never saw, or of goals the experiment does not declare (or with a value the
@@ -107,7 +109,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     ``served_variants`` ({experiment id: variant key}, from the signed assignment cookie)
     lets an impression event record the exposure itself (client-side exposure mode).
     ``from_server``: the plugin itself records these (a lead, a goal page visit), so
-    server-only goals may count.
+    server-only goals may count. ``at``: when they happened (default: now).
     """
     result = IngestResult()
     routes = get_route_table().by_slug
@@ -117,7 +119,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     if served_variants:
         _expose_on_impression(events, routes, visitor_id, served_variants)
     elif len(events) == 1 and refusals[0] is None and single_event.can_store_in_one_statement():
-        return _record_one_event(events[0], routes, visitor_id, user_id)
+        return _record_one_event(events[0], routes, visitor_id, user_id, at)
     exposures = {}
     if slugs:
         with tracking_transaction(Exposure):
@@ -127,7 +129,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
         # Every event without a refusal has its experiment's entry in ``exposures``.
         exposure, error = exposures.get(event.experiment, (None, refusal))
         if refusal is None and exposure is not None:
-            candidates.append(_event_row(event, exposure, user_id))
+            candidates.append(_event_row(event, exposure, user_id, at))
         else:
             result.rejected.append({"index": index, "error": refusal or error})
     if candidates:
@@ -137,7 +139,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     return result
 
 
-def _record_one_event(event, routes, visitor_id, user_id):
+def _record_one_event(event, routes, visitor_id, user_id, at=None):
     """``record_events`` of one event, in one statement (``single_event``)."""
     result = IngestResult()
     route = routes.get(event.experiment)
@@ -145,7 +147,8 @@ def _record_one_event(event, routes, visitor_id, user_id):
         result.rejected.append({"index": 0, "error": _not_running(event.experiment)})
         return result
     stored = _with_retries(lambda: single_event.store_event(
-        event, experiment_id=route.experiment_id, visitor_id=visitor_id, user_id=user_id
+        event, experiment_id=route.experiment_id, visitor_id=visitor_id, user_id=user_id,
+        at=at,
     ))
     if not stored.exposed:
         result.rejected.append({"index": 0, "error": _never_exposed(event.experiment)})
@@ -214,8 +217,9 @@ def _never_exposed(slug):
     return f"This visitor was never exposed to experiment {slug!r}."
 
 
-def _event_row(event, exposure, user_id):
+def _event_row(event, exposure, user_id, at=None):
     return Event(
+        created_at=at or timezone.now(),
         experiment_id=exposure.experiment_id,
         variant_id=exposure.variant_id,
         visitor_id=exposure.visitor_id,
@@ -320,7 +324,7 @@ def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0, value_sq_sum=
         "experiment": row.experiment_id,
         "variant": row.variant_id,
         "goal": goal,
-        "day": timezone.localdate(row.created_at),
+        "day": DailyRollup.day_of(row.created_at),
         "utm_source": rolled_up_source(
             row.experiment_id, row.utm_source, admit=goal == DailyRollup.EXPOSURES
         ),

@@ -6,9 +6,9 @@ none of them can say more than the numbers do. The reasons, in the order they ar
 
 - ``srm``: the visitor split does not fit the weights; nothing can be trusted until the
   assignment or tracking is fixed.
-- ``collecting_data``: an arm has fewer conversions than the minimum, the experiment has
-  run fewer days than the minimum, or (fixed method) the planned sample is not reached.
-  ``waiting_for`` says what is missing.
+- ``collecting_data``: the control, or a variant not yet shown worse, has fewer
+  conversions than the minimum; the experiment has run fewer days than the minimum; or
+  (fixed method) the planned sample is not reached. ``waiting_for`` says what is missing.
 - ``guardrail_harmed``: a variant would win, but makes a guardrail goal significantly worse.
 - ``winner``: a variant is better than the control (significantly, or under the Bayesian
   rule: likely enough to be better and cheap enough if it is not).
@@ -87,7 +87,7 @@ def verdict(
         "reason": None,
         "winner": None,
         "leader": _leader(control, challengers, rule),
-        "losers": [v["key"] for v in challengers if _is_loser(v, rule)],
+        "losers": [v["key"] for v in challengers if _is_loser(v, control, rule)],
         "significant": False,
         "waiting_for": {},
         "harmed_guardrails": {},
@@ -95,14 +95,17 @@ def verdict(
     if srm_detected:
         decision["reason"] = "srm"
         return decision
-    waiting_for = _waiting_for(variants, rule, days_running, sample_reached)
+    # A variant already shown worse needs no more conversions to be judged: one that
+    # stopped converting altogether would otherwise keep the experiment waiting forever.
+    judged = [control, *(v for v in challengers if v["key"] not in decision["losers"])]
+    waiting_for = _waiting_for(judged, rule, days_running, sample_reached)
     if waiting_for:
         decision.update(reason="collecting_data", waiting_for=waiting_for)
         return decision
 
     winners = sorted(
         (v for v in challengers if _is_winner(v, control, rule)),
-        key=lambda v: _improvement(v, rule),
+        key=lambda v: _improvement(v, control, rule),
         reverse=True,
     )
     unharmed = [v for v in winners if v["key"] not in harmed_guardrails]
@@ -133,19 +136,23 @@ def _waiting_for(variants, rule, days_running, sample_reached):
     return waiting
 
 
-def harmed_by(variants: Sequence[Mapping], rule: DecisionRule) -> list[str]:
+def harmed_by(variants: Sequence[Mapping], rule: DecisionRule,
+              bayesian: bool | None = None) -> list[str]:
     """Keys of the variants that make a guardrail goal worse than the control does:
     significantly so (the unadjusted p-value: a guardrail errs on the side of caution), or
     under the Bayesian rule, at most ``1 - chance_to_win`` likely to be no worse.
-    ``variants`` are the goal's figures, control first; ``rule`` carries its direction."""
+    ``variants`` are the goal's figures, control first; ``rule`` carries its direction.
+    ``bayesian=False`` judges by significance whatever the rule (for means, which have no
+    chance to beat the control)."""
     harmed = []
     for variant in variants[1:]:
-        if rule.bayesian:
+        if rule.bayesian if bayesian is None else bayesian:
             chance = variant.get("chance_to_beat_control")
             worse = chance is not None and chance <= 1 - rule.chance_to_win
         else:
             p_value = variant.get("p_value")
-            worse = p_value is not None and p_value < rule.alpha and _improvement(variant, rule) < 0
+            worse = (p_value is not None and p_value < rule.alpha
+                     and _improvement(variant, variants[0], rule) < 0)
         if worse:
             harmed.append(variant["key"])
     return harmed
@@ -155,16 +162,21 @@ def _leader(control, challengers, rule):
     """The challenger most likely to beat the control (ties to the larger improvement), or
     the control when none is more likely than not to."""
     rated = [v for v in challengers if v.get("chance_to_beat_control") is not None]
-    best = max(rated, key=lambda v: (v["chance_to_beat_control"], _improvement(v, rule)),
-               default=None)
+    best = max(rated, key=lambda v: (v["chance_to_beat_control"],
+                                     _improvement(v, control, rule)), default=None)
     if best is None or best["chance_to_beat_control"] <= 0.5:
         return control["key"] if rated else None
     return best["key"]
 
 
-def _improvement(variant, rule):
-    """The lift in the desired direction (larger is better)."""
-    lift = variant.get("lift") or 0.0
+def _improvement(variant, control, rule):
+    """The lift in the desired direction (larger is better); the difference of rates when
+    the lift is undefined (a control without conversions)."""
+    lift = variant.get("lift")
+    if lift is None:
+        lift = variant.get("difference")  # a mean's, when the control's mean is 0
+    if lift is None:
+        lift = (variant.get("conversion_rate") or 0.0) - (control.get("conversion_rate") or 0.0)
     return lift if rule.higher_is_better else -lift
 
 
@@ -176,14 +188,14 @@ def _is_winner(variant, control, rule):
             chance is not None and loss is not None and rate > 0
             and chance >= rule.chance_to_win and loss <= rule.max_expected_loss * rate
         )
-    return _significant(variant, rule) and _improvement(variant, rule) > 0
+    return _significant(variant, rule) and _improvement(variant, control, rule) > 0
 
 
-def _is_loser(variant, rule):
+def _is_loser(variant, control, rule):
     if rule.bayesian:
         chance = variant.get("chance_to_beat_control")
         return chance is not None and chance <= 1 - rule.chance_to_win
-    return _significant(variant, rule) and _improvement(variant, rule) < 0
+    return _significant(variant, rule) and _improvement(variant, control, rule) < 0
 
 
 def _significant(variant, rule):

@@ -25,7 +25,7 @@ from .views.results import ExperimentResultsView
 
 
 def leader_summary(experiment):
-    """"b (significant)", "b (leading: collecting data)" or "—" for the listing; a finished
+    """"b (winner)", "b (leading: collecting data)" or "—" for the listing; a finished
     experiment's chosen winner rather than what the numbers lean to."""
     if experiment.status == Experiment.Status.DRAFT:
         return "—"
@@ -34,8 +34,10 @@ def leader_summary(experiment):
             return _("no winner chosen")
         return _("%(key)s (chosen winner)") % {"key": experiment.winner.key}
     verdict = experiment_results(experiment)["verdict"]
+    if verdict["reason"] == "srm":
+        return _("sample ratio mismatch")
     if verdict["winner"]:
-        return _("%(key)s (significant)") % {"key": verdict["winner"]}
+        return _("%(key)s (winner)") % {"key": verdict["winner"]}
     if verdict["leader"]:
         return _("%(key)s (leading: %(reason)s)") % {
             "key": verdict["leader"], "reason": verdict_reason(verdict["reason"])}

@@ -27,10 +27,9 @@ LANDING_VARIANTS = [
 ]
 LANDING_TITLE = "Landing"
 WEIGHTS = {"control": 34, "b": 33, "c": 33}
-# The goals landing-hero counts: (name, recorded from, maximum value). A lead is recorded by
-# the server only, so no script can forge one; "purchase" carries an order amount.
-# (name, recorded from, maximum value, role): purchases are a guardrail, so a headline that
-# wins leads by costing sales cannot win.
+# The goals landing-hero counts: (name, recorded from, maximum value, role). A lead is
+# recorded by the server only, so no script can forge one; "purchase" carries an order
+# amount and is a guardrail, so a headline that wins leads by costing sales cannot win.
 LANDING_GOALS = [
     ("lead", Goal.Kind.SERVER, None, Goal.Role.SECONDARY),
     ("cta", Goal.Kind.EVENT, None, Goal.Role.SECONDARY),

@@ -4,6 +4,7 @@ import logging
 
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import tracking
@@ -29,6 +30,8 @@ def attributed_visitor_id(request, visitor_id):
 def save_lead(lead_form, cleaned_data, **details):
     """Store a valid submission, attributed to every running experiment the visitor was
     exposed to, and count it as a conversion of the form's goal in each (once per visitor).
+    ``at`` (default: now) and ``notify_form=False`` are for history recorded after the
+    fact, such as the demo's.
     Within ``TRACKING_DB_TIMEOUT_MS`` on PostgreSQL: a ``DatabaseError`` means nothing was
     stored."""
     with tracking_transaction(Lead):
@@ -36,7 +39,7 @@ def save_lead(lead_form, cleaned_data, **details):
 
 
 def _save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer="",
-               user_id=None, utm=None):
+               user_id=None, utm=None, at=None, notify_form=True):
     exposures = _running_exposures(visitor_id)
     first_touch = min(exposures, key=lambda exposure: exposure.created_at, default=None)
     lead = Lead.objects.create(
@@ -47,17 +50,18 @@ def _save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer
         page_id=page_id,
         referrer=without_unstorable(referrer)[:2000],
         user_id=user_id,
+        created_at=at or timezone.now(),
         **(first_touch.utm() if first_touch else (utm or {})),
     )
     lead.variants.set([exposure.variant_id for exposure in exposures])
     if exposures:
-        _count_conversions(lead, lead_form, exposures, visitor_id, user_id)
-    if lead_form.notification_addresses():
+        _count_conversions(lead, lead_form, exposures, visitor_id, user_id, at)
+    if notify_form and lead_form.notification_addresses():
         transaction.on_commit(lambda: notify(lead))
     return lead
 
 
-def _count_conversions(lead, lead_form, exposures, visitor_id, user_id):
+def _count_conversions(lead, lead_form, exposures, visitor_id, user_id, at=None):
     """A failure here must not lose the lead itself: it is rolled back to a savepoint
     and logged (without the lead's data)."""
     try:
@@ -75,6 +79,7 @@ def _count_conversions(lead, lead_form, exposures, visitor_id, user_id):
                 visitor_id=visitor_id,
                 user_id=user_id,
                 from_server=True,
+                at=at,
             )
         for rejected in result.rejected:
             # Only the goal and experiment (in the reason), never the lead's data.

@@ -9,12 +9,19 @@ from django.db.models import Sum
 MIN_OBSERVED_VISITORS = 100
 
 
+# The confidence sequence's tuning every experiment used until now.
+PREVIOUS_SEQUENTIAL_TUNING = 5000
+
+
 def plan_from_observed_baselines(apps, schema_editor):
     """Experiments planned until now from their control's observed rate keep that plan:
     it becomes their expected baseline (the default, 5 %, is for experiments without
-    data)."""
+    data). Experiments that started keep the tuning their sequence ran with."""
     Experiment = apps.get_model("wagtail_experiments", "Experiment")
     DailyRollup = apps.get_model("wagtail_experiments", "DailyRollup")
+    Experiment.objects.filter(started_at__isnull=False).update(
+        sequential_tuning=PREVIOUS_SEQUENTIAL_TUNING
+    )
     for experiment in Experiment.objects.all():
         control = experiment.variants.filter(is_control=True).first()
         if control is None:
@@ -76,7 +83,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='experiment',
             name='sequential_tuning',
-            field=models.PositiveIntegerField(blank=True, help_text='Visitors in the control and one variant together at which the sequential test is most sensitive. Empty: the planned sample size.', null=True, validators=[django.core.validators.MinValueValidator(100)], verbose_name='sequential tuning (visitors)'),
+            field=models.PositiveIntegerField(blank=True, help_text='Visitors in the control and one variant together at which the sequential test is most sensitive. Empty: the planned sample size, kept when the experiment starts.', null=True, validators=[django.core.validators.MinValueValidator(100)], verbose_name='sequential tuning (visitors)'),
         ),
         migrations.AddField(
             model_name='goal',

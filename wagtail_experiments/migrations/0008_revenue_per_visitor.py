@@ -36,15 +36,18 @@ def replay_visitor_totals(apps, schema_editor):
                 2 * before * value + value * value
             )
         for (variant_id, goal, day, source), increment in squares.items():
-            key = Q(experiment_id=experiment_id, variant_id=variant_id, goal=goal, day=day)
-            # The event was rolled up under its exposure's source, or "(other)" once the
-            # experiment had admitted too many sources.
-            if not DailyRollup.objects.filter(key, utm_source=source).update(
-                value_sq_sum=F("value_sq_sum") + increment
-            ):
-                DailyRollup.objects.filter(key, utm_source=OTHER_SOURCES).update(
-                    value_sq_sum=F("value_sq_sum") + increment
-                )
+            rows = DailyRollup.objects.filter(
+                experiment_id=experiment_id, variant_id=variant_id, goal=goal, day=day
+            )
+            # The event was rolled up under its exposure's source; or "(other)" once the
+            # experiment had admitted too many sources; or "" once an erasure scrubbed an
+            # e-mail address from the source; else any row of its day (all add up alike).
+            for candidate in (Q(utm_source=source), Q(utm_source=OTHER_SOURCES),
+                              Q(utm_source=""), Q()):
+                row = rows.filter(candidate).order_by("pk").first()
+                if row is not None:
+                    rows.filter(pk=row.pk).update(value_sq_sum=F("value_sq_sum") + increment)
+                    break
         for (goal, visitor_id), total in totals.items():
             GoalCompletion.objects.filter(
                 experiment_id=experiment_id, goal=goal, visitor_id=visitor_id

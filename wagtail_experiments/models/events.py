@@ -149,3 +149,10 @@ class DailyRollup(models.Model):
 
     def __str__(self):
         return f"{self.experiment_id}/{self.variant_id}/{self.goal or 'exposures'}/{self.day}"
+
+    @staticmethod
+    def day_of(moment=None):
+        """The day ``moment`` (default: now) is rolled up under, in the site's time zone
+        (``TIME_ZONE``), never in one a request activated (Wagtail's admin activates each
+        user's): results compare these days with today, and must agree whoever looks."""
+        return timezone.localdate(moment or timezone.now(), timezone.get_default_timezone())

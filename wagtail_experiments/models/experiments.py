@@ -184,7 +184,8 @@ class Experiment(ClusterableModel):
         blank=True,
         validators=[MinValueValidator(100)],
         help_text=_("Visitors in the control and one variant together at which the "
-                    "sequential test is most sensitive. Empty: the planned sample size."),
+                    "sequential test is most sensitive. Empty: the planned sample size, "
+                    "kept when the experiment starts."),
     )
     minimum_conversions = models.PositiveIntegerField(
         _("minimum conversions per variant"),
@@ -459,6 +460,7 @@ class Experiment(ClusterableModel):
                 errors["hash_version"] = _(
                     "The hash version cannot change once the experiment has started."
                 )
+            errors.update(self._planned_setting_errors())
         if errors:
             raise ValidationError(errors)
         variants = list(self.variants.all())
@@ -497,6 +499,33 @@ class Experiment(ClusterableModel):
         return errors
 
     # Decisions ----------------------------------------------------------------------------
+
+    # What the test was planned with: fixed once the experiment starts, or results could be
+    # steered after the fact (a looser alpha, a later look, another rule, a sequence tuned
+    # to the data seen).
+    PLANNED_SETTINGS = (
+        "method", "alpha", "baseline_rate", "minimum_detectable_effect", "power",
+        "sequential_tuning", "minimum_conversions", "minimum_days", "decision_rule",
+        "chance_to_win", "max_expected_loss",
+    )
+
+    def _planned_setting_errors(self):
+        stored = Experiment.objects.filter(pk=self.pk).values(*self.PLANNED_SETTINGS).first()
+        if stored is None:
+            return {}
+        return {
+            name: _("Fixed when the experiment started: its test was planned with it, and "
+                    "changing it now would change what its data says. Start a new "
+                    "experiment to test with other settings.")
+            for name in self.PLANNED_SETTINGS
+            if stored[name] is not None and getattr(self, name) != stored[name]
+        }
+
+    def freeze_sequential_tuning(self):
+        """Keep the tuning the sequential test starts with: an always-valid sequence must
+        not be retuned once data comes in (the planned figure moves with the settings)."""
+        if not self.sequential_tuning:
+            self.sequential_tuning = self.effective_sequential_tuning()
 
     def primary_goal_higher_is_better(self):
         goal = next((g for g in self.goals.all() if g.name == self.primary_goal), None)
@@ -702,6 +731,7 @@ class Experiment(ClusterableModel):
         self._require_status(_("start"), self.Status.DRAFT, self.Status.SCHEDULED)
         self._begin_serving(user)
         self.hash_seed = self.hash_seed or self.slug
+        self.freeze_sequential_tuning()
         self.save()
         scheduled = self.status == self.Status.SCHEDULED
         self.log("wagtail_experiments.schedule" if scheduled else "wagtail_experiments.start", user)

@@ -52,7 +52,7 @@ def verdict_reason(reason):
         "srm": _("sample ratio mismatch"),
         "guardrail_harmed": _("a guardrail goal is harmed"),
         "not_significant": _("not significant yet"),
-        "winner": _("significant"),
+        "winner": _("winner"),
         "loser": _("every variant is worse"),
     }.get(reason, "")
 
@@ -77,6 +77,11 @@ def verdict_sentence(verdict):
         if waiting.get("sample"):
             missing.append(_("the planned sample size, at the end of a day (a fixed-horizon "
                              "test is judged once, then)"))
+        if verdict.get("stopped_early"):
+            if not missing:
+                return _("It stopped before a verdict could be taken: no verdict.")
+            return _("It stopped before a verdict could be taken (it lacked %(missing)s): "
+                     "no verdict.") % {"missing": _(", ").join(missing)}
         if not missing:
             return _("Collecting data.")
         return _("Collecting data: no verdict before %(missing)s.") % {
