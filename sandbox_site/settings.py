@@ -17,6 +17,8 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 INSTALLED_APPS = [
     "sandbox_site.home",
     "wagtail_experiments",
+    # django-ninja's own copy of Swagger UI: the API docs page works offline.
+    "ninja",
     "wagtail.contrib.forms",
     "wagtail.api.v2",
     "wagtail.contrib.redirects",

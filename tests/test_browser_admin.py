@@ -103,8 +103,8 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
 
     # The explorer tags both pages with their roles in the running experiment.
     page.goto(f"{server.url}/admin/pages/{pricing.get_parent().pk}/")
-    assert page.get_by_role("link", name="Control of “Test of “Pricing””").is_visible()
-    assert page.get_by_role("link", name="Variant b of “Test of “Pricing””").is_visible()
+    assert page.get_by_role("link", name="Control of “Pricing test”").is_visible()
+    assert page.get_by_role("link", name="Variant b of “Pricing test”").is_visible()
     screenshot(page, "explorer-tags")
 
     # Visitors arrive at the control URL and are split between the two pages; B's visitors
@@ -139,17 +139,17 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
 
     # The dashboard lists the running experiment.
     page.goto(f"{server.url}/admin/")
-    assert page.locator(".wexp-dashboard").get_by_text("Test of “Pricing”").is_visible()
+    assert page.locator(".wexp-dashboard").get_by_text("Pricing test").is_visible()
     screenshot(page, "dashboard-panel")
 
     # Deleting variant B's page, Wagtail's confirmation names the experiment; going ahead
     # pauses it with the reason, shown in the listing, and visitors get the control.
     page.goto(f"{server.url}/admin/pages/{copy.pk}/delete/")
-    assert page.get_by_text("Part of the experiment “Test of “Pricing””").is_visible()
+    assert page.get_by_text("Part of the experiment “Pricing test”").is_visible()
     page.get_by_role("button", name="Yes, delete it").click()
     page.wait_for_url("**/admin/pages/*/")
     page.goto(f"{server.url}/admin/experiments/")
-    row = page.locator("tr", has_text="Test of “Pricing”")
+    row = page.locator("tr", has_text="Pricing test")
     assert "Paused: Variant “b”'s page “Pricing” was deleted on" in row.inner_text()
     screenshot(page, "experiment-paused")
     assert Experiment.objects.get(pk=experiment.pk).status == "paused"

@@ -268,3 +268,101 @@ def test_a_completed_experiment_that_never_decided_says_it_stopped_early(demo, a
     assert verdict["stopped_early"] is True
     html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
     assert "It stopped before a verdict could be taken" in html
+
+
+def test_a_fixed_horizon_variant_that_stops_converting_is_judged(seeded_stats):
+    """Its look day comes although that arm never reaches the minimum conversions."""
+    from wagtail_experiments.models import DailyRollup
+
+    seeded_stats.method = "fixed"
+    seeded_stats.minimum_detectable_effect = 50
+    DailyRollup.objects.filter(experiment=seeded_stats, goal="lead",
+                               variant__key="c").update(visitors=0, events=0)
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert verdict["frozen_on"] is not None
+    assert "c" in verdict["losers"] and verdict["reason"] == "winner"
+
+
+def test_a_goal_that_should_go_down_driven_to_zero_is_decided():
+    from wagtail_experiments.verdicts import DecisionRule, verdict
+
+    rule = DecisionRule(higher_is_better=False)
+    analysis = stats.analyze([(57_000, 1400), (57_000, 0)], higher_is_better=False)
+    rows = [{"key": key, **row} for key, row in zip(("control", "b"), analysis["variants"],
+                                                      strict=True)]
+    decision = verdict(rows, rule, days_running=14)
+    assert (decision["reason"], decision["winner"]) == ("winner", "b")
+
+
+def test_a_capped_revenue_guardrail_counts_at_a_fixed_look(seeded_stats):
+    from wagtail_experiments.models import DailyRollup, GoalCompletion
+
+    seeded_stats.method = "fixed"
+    seeded_stats.minimum_detectable_effect = 50
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(value_cap=1000)
+    for key, spend in (("control", 100.0), ("b", 20.0), ("c", 100.0)):
+        variant = seeded_stats.variants.get(key=key)
+        for n in range(400):
+            GoalCompletion.objects.create(experiment=seeded_stats, variant=variant,
+                                          goal="purchase", visitor_id=f"{key}-{n}",
+                                          value_total=spend)
+        DailyRollup.objects.create(experiment=seeded_stats, variant=variant, goal="purchase",
+                                   day=days_ago(5), visitors=400, events=400,
+                                   value_sum=400 * spend, value_sq_sum=400 * spend**2)
+    seeded_stats = type(seeded_stats).objects.get(pk=seeded_stats.pk)
+    seeded_stats.method, seeded_stats.minimum_detectable_effect = "fixed", 50
+    verdict = experiment_results(seeded_stats)["verdict"]
+    assert verdict["frozen_on"] is not None
+    assert verdict["reason"] == "guardrail_harmed"
+
+
+def test_the_split_check_is_the_whole_experiment_s_even_for_a_range(seeded_stats):
+    seed(seeded_stats, "b", days_ago(0), 3000, 0, source="burst")
+    whole = experiment_results(seeded_stats)
+    ranged = experiment_results(seeded_stats, since=days_ago(0))
+    assert ranged["srm_detected"] == whole["srm_detected"]
+    assert ranged["srm_p_value"] == whole["srm_p_value"]
+
+
+def test_scheduling_does_not_freeze_the_tuning_until_it_runs(demo):
+    from django.utils import timezone
+
+    from wagtail_experiments.models import Experiment
+
+    draft = Experiment.objects.create(name="Later", slug="later", primary_goal="cta")
+    for variant in demo.variants.all():
+        draft.variants.create(key=variant.key, weight=variant.weight,
+                              is_control=variant.is_control, sort_order=variant.sort_order)
+    draft.save()
+    draft.starts_at = timezone.now() + timezone.timedelta(days=3)
+    draft.start()
+    assert draft.status == "scheduled" and draft.sequential_tuning is None
+    draft.minimum_detectable_effect = 40  # still a plan: it may change before it starts
+    draft.full_clean()
+    draft.save()
+    draft.apply_schedule(draft.starts_at)
+    assert draft.status == "running"
+    assert draft.sequential_tuning == stats.planned_sequential_tuning(0.05, 0.4, variants=3)
+
+
+def test_goals_roles_and_guardrails_are_fixed_once_started(demo):
+    from django.core.exceptions import ValidationError
+
+    from wagtail_experiments.models import Experiment
+
+    experiment = Experiment.objects.get(pk=demo.pk)
+    experiment.primary_goal = "cta"
+    with pytest.raises(ValidationError, match="Fixed when the experiment started"):
+        experiment.full_clean()
+    experiment = Experiment.objects.get(pk=demo.pk)
+    goals = list(experiment.goals.all())
+    purchase = next(goal for goal in goals if goal.name == "purchase")
+    purchase.role = Goal.Role.SECONDARY
+    assert experiment.goal_errors(goals) == [
+        "Goal “purchase”: its role, direction and cap per visitor are fixed once the "
+        "experiment has started."]
+    kept = [goal for goal in experiment.goals.all() if goal.name != "purchase"]
+    assert experiment.goal_errors(kept) == [
+        "The guardrail “purchase” cannot be removed once the experiment has started."]
+    # A new goal may still be declared.
+    assert experiment.goal_errors([*experiment.goals.all(), Goal(name="newsletter")]) == []

@@ -48,15 +48,15 @@ def test_the_demo_history_goes_through_the_recording_code(demo):
     assert exposures.count() == recorded  # full coverage: every visitor is in it
     assert DailyRollup.objects.filter(experiment=demo, goal="").aggregate(
         n=Sum("visitors"))["n"] == recorded
-    first = timezone.now() - timezone.timedelta(days=8)
-    assert not exposures.filter(created_at__lt=first).exists()
-    assert len({DailyRollup.day_of(at) for at in exposures.values_list("created_at",
-                                                                         flat=True)}) >= 8
+    # Eight whole days before today, in the site's time zone: no half-empty last day.
+    today = DailyRollup.day_of()
+    days = {DailyRollup.day_of(at) for at in exposures.values_list("created_at", flat=True)}
+    assert days == {today - timezone.timedelta(days=n) for n in range(1, 9)}
     leads = Lead.objects.filter(form__slug="demo-lead").count()
     assert leads > 0
     assert GoalCompletion.objects.filter(experiment=demo, goal="lead").count() == leads
     demo.refresh_from_db()
-    assert demo.started_at < first + timezone.timedelta(minutes=1)
+    assert DailyRollup.day_of(demo.started_at) == today - timezone.timedelta(days=8)
     results = experiment_results(demo)
     assert sum(variant["visitors"] for variant in results["variants"]) == recorded
     assert {goal["name"]: goal["role"] for goal in results["goals"]}["purchase"] == "guardrail"

@@ -4,6 +4,8 @@ No chart library and no script: axes and labels use ``currentColor``, so the cha
 the admin's light or dark theme, and every series also has a text legend.
 """
 
+import math
+
 from django.utils.html import escape
 
 # Distinguishable on light and dark backgrounds, and for common colour blindness.
@@ -67,3 +69,86 @@ def line_chart(series, *, value, title, width=640, height=220, percent=False):
 def legend(series):
     """[(key, colour)] in chart order, for the text legend beside the chart."""
     return [(line["key"], PALETTE[index % len(PALETTE)]) for index, line in enumerate(series)]
+
+
+# Lift chart colours by what the verdict says of a variant.
+WINNER_COLOUR, LOSER_COLOUR, UNDECIDED_COLOUR = "#2ca25f", "#c0392b", "#7f8c8d"
+# The lift axis ends at +1,000 % (ratio 11) and its mirror, -91 % (ratio 1/11).
+_LARGEST_RATIO = 11.0
+_SMALLEST_HALF_RANGE = 0.2
+
+
+def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height=34):
+    """An SVG with one row per challenger: its lift interval as a bar against a zero line,
+    the estimate marked. The axis is the log of the rate ratio, where the intervals are
+    symmetric (+100 % and -50 % are as far from 0); ends beyond +1,000 % are drawn there.
+    ``variants`` are the results' (control first); the winner is green, losers red."""
+    rows = [v for v in variants[1:] if v.get("lift") is not None]
+    left, right, top, bottom = 90, 150, 12, 26
+    height = top + bottom + row_height * max(len(rows), 1)
+    plot_w = width - left - right
+
+    def ratio_log(lift):
+        return math.log(min(max(1 + lift, 1 / _LARGEST_RATIO), _LARGEST_RATIO))
+
+    bounds = [abs(ratio_log(v[name])) for v in rows
+              for name in ("lift", "lift_ci_low", "lift_ci_high") if v.get(name) is not None]
+    half_range = max([_SMALLEST_HALF_RANGE, *bounds]) * 1.05
+
+    def x(lift):
+        return left + (ratio_log(lift) + half_range) / (2 * half_range) * plot_w
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" class="wexp-chart wexp-lift-chart">',
+        f"<title>{escape(title)}</title>",
+        '<g stroke="currentColor" stroke-opacity="0.35" font-size="12" fill="currentColor">',
+        f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top - 4}" y2="{height - bottom + 4}" '
+        f'stroke-opacity="0.8"/>',
+    ]
+    for tick in _lift_ticks(half_range):
+        parts.append(
+            f'<text x="{x(tick):.1f}" y="{height - 6}" text-anchor="middle" stroke="none">'
+            f"{tick:+.0%}</text>"
+        )
+    parts.append("</g>")
+    for index, variant in enumerate(rows):
+        middle = top + row_height * index + row_height / 2
+        colour = (WINNER_COLOUR if variant["key"] == winner
+                  else LOSER_COLOUR if variant["key"] in losers else UNDECIDED_COLOUR)
+        low, high = variant.get("lift_ci_low"), variant.get("lift_ci_high")
+        parts.append(
+            f'<text x="{left - 10}" y="{middle + 4:.1f}" text-anchor="end" font-size="13" '
+            f'fill="currentColor">{escape(variant["key"])}</text>'
+        )
+        if low is not None and high is not None:
+            parts.append(
+                f'<rect x="{x(low):.1f}" y="{middle - 7:.1f}" width="{x(high) - x(low):.1f}" '
+                f'height="14" rx="3" fill="{colour}" fill-opacity="0.35"/>'
+            )
+        parts.append(
+            f'<circle cx="{x(variant["lift"]):.1f}" cy="{middle:.1f}" r="5" fill="{colour}">'
+            f'<title>{escape(variant["key"])}: {variant["lift"]:+.1%}</title></circle>'
+        )
+        summary = f"{variant['lift']:+.1%}"
+        if low is not None and high is not None:
+            summary += f" [{_bound(low)}, {_bound(high)}]"
+        parts.append(
+            f'<text x="{width - right + 10}" y="{middle + 4:.1f}" font-size="12" '
+            f'fill="currentColor">{escape(summary)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _lift_ticks(half_range):
+    """Round lifts within the axis: 0, and ±10 %, ±25 %… mirrored on the ratio scale."""
+    ticks = [0.0]
+    for lift in (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0):
+        if math.log(1 + lift) <= half_range * 0.98:
+            ticks[:] = [0.0, lift, 1 / (1 + lift) - 1]
+    return ticks
+
+
+def _bound(lift):
+    return "> +1000%" if lift > _LARGEST_RATIO - 1 else f"{lift:+.0%}"

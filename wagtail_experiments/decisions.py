@@ -1,9 +1,10 @@
 """A visitor's variant for one experiment, and counting it: shared by the middleware (page
 experiments), the headless assignment API and ``get_variant`` (code-level experiments).
 
-Order of precedence: a promoted winner, then exclusions (bots, prefetch, privacy, editors),
-then the visitor's sticky variant (signed cookie, or their stored exposure), then the
-targeting rules, then the GrowthBook-compatible hash.
+Order of precedence: a promoted winner, then editors (never counted; they may force a
+variant), then exclusions (bots, prefetch, privacy), then the visitor's sticky variant
+(signed cookie, or their stored exposure), then the targeting rules, then the
+GrowthBook-compatible hash.
 """
 
 from __future__ import annotations
@@ -64,13 +65,14 @@ def assign_request(request, route, visitor=None, *, query=None):
     if route.winner_key is not None:
         # The experiment is over and its winner promoted: everyone, bots included, gets it.
         return Assignment(route, route.variants[0], counts=False)
-    if is_excluded(request):
-        return None
     if is_editor(request):
         forced = forced_variant(request, route)
         # Editors checking their own pages would skew the numbers: they get the control,
-        # or the variant they force, and are never counted.
+        # or the variant they force, and are never counted; whatever their browser (a
+        # headless one reads as a bot, and would otherwise only ever see the control).
         return Assignment(route, forced, counts=False) if forced is not None else None
+    if is_excluded(request):
+        return None
     visitor = visitor or Visitor.from_request(request)
     sticky = route.variant_by_key(visitor.assignments.get(route.experiment_id))
     if request.method not in _SAFE_METHODS:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Avg, Case, Count, FloatField, Sum, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Least
+from django.utils.timezone import get_default_timezone
 from django.utils.translation import gettext as _
 
 from . import stats, verdicts
@@ -164,6 +165,10 @@ def experiment_results(experiment, goal=None, since=None, until=None):
     # picked after the fact must not be able to make a winner.
     whole = rollups if rollups.whole_experiment else _Rollups(experiment)
     planning = _planning(experiment, ordered, whole, rule, tuning)
+    # Whether the split fits the weights is a question about all the data so far, also
+    # when a range is shown or the verdict was taken at an earlier look.
+    split = analysis if whole is rollups else _analyze(
+        _counts(whole, ordered, goal), rule, tuning, weights=[v["weight"] for v in variants])
     outcome = _outcome(experiment)
     if outcome is not None or experiment.status == experiment.Status.PAUSED:
         planning["days_remaining"] = None  # no traffic is coming
@@ -184,10 +189,11 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "visitors": sum(v["visitors"] for v in variants),
         "conversions": sum(v["conversions"] for v in variants),
         "variants": variants,
-        "srm_p_value": analysis["srm_p_value"],
-        "srm_detected": analysis["srm_detected"],
+        "srm_p_value": split["srm_p_value"],
+        "srm_detected": split["srm_detected"],
         "goals": _goal_statistics(experiment, ordered, rollups, declared, rule, tuning),
-        "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning),
+        "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
+                            split["srm_detected"]),
         "planning": planning,
         "daily": _daily(ordered, goal, rollups),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
@@ -263,12 +269,14 @@ def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):
     """The revenue-per-visitor test of a revenue goal (``stats.analyze_means``): every
     exposed visitor counts, with their total of the goal's values (0 without any), capped
     at the goal's ``value_cap`` when it has one; at the end of the day ``through`` if given
-    (uncapped only: caps apply to the running totals as they are now). None with a date
-    range: a visitor's total then straddles its start."""
+    (uncapped goals only). None with a date range: a visitor's total then straddles its
+    start."""
     if not rollups.whole_experiment or len(ordered) < 2:
         return None
-    if goal.value_cap is not None and through is not None:
-        return None
+    if goal.value_cap is not None:
+        # Capped totals exist only as they are now: a look at an earlier day judges by
+        # them, which can only find harm sooner, never later.
+        through = None
     visitors = [rollups.total(EXPOSURES, v.pk, through=through)[0] for v in ordered]
     if goal.value_cap is None:
         sums = [(rollups.total(goal.name, v.pk, through=through)[2],
@@ -299,27 +307,23 @@ def _capped_totals(experiment, goal, cap):
     return {variant_id: (total or 0.0, squares or 0.0) for variant_id, total, squares in rows}
 
 
-def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning):
+def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm_detected):
     """``verdicts.verdict`` on the primary goal. A sequential experiment is judged on all
     its data at every look. A fixed-horizon one is judged once: on the data up to the
     first full day that reached its planned sample and minimums, and that answer stays
     (later data is shown, but cannot change it)."""
     look, days_running, sample_reached = None, _days_running(experiment, rollups), True
     if rule.method == "fixed":
-        look = _fixed_horizon_day(experiment, ordered, rollups, rule, planning)
+        look = _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning)
         sample_reached = look is not None
         if look is not None:
             days_running = _days_through(experiment, rollups, look)
-    primary = experiment.primary_goal
-    higher = rule.higher_is_better
-    analysis = _analyze(_counts(rollups, ordered, primary, look), rule, tuning,
-                        weights=[float(v.weight) for v in ordered], higher_is_better=higher)
-    figures = [{"key": variant.key, **row}
-               for variant, row in zip(ordered, analysis["variants"], strict=True)]
+    figures = _primary_figures(experiment, ordered, rollups, rule, tuning, look)
     if len(figures) < 2:
         return {"reason": "collecting_data", "winner": None, "leader": None, "losers": [],
                 "significant": False, "waiting_for": {}, "harmed_guardrails": {},
-                "frozen_on": None, "rule": experiment.decision_rule, "stopped_early": False}
+                "frozen_on": None, "rule": experiment.decision_rule, "stopped_early": False,
+                "effect": None}
     guardrails = {}
     for goal in _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look):
         for key in goal["harmed_by"]:
@@ -327,18 +331,18 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning):
         for key in goal["revenue_harmed_by"]:
             guardrails.setdefault(key, []).append(_("%(goal)s (revenue per visitor)") % {
                 "goal": goal["name"]})
-    # Whether the split fits the weights is a question about all the data so far, also
-    # when the verdict was taken at an earlier look.
-    live = analysis if look is None else _analyze(
-        _counts(rollups, ordered, primary), rule, tuning,
-        weights=[float(v.weight) for v in ordered])
     decision = verdicts.verdict(
         figures, rule,
-        srm_detected=live["srm_detected"],
+        srm_detected=srm_detected,
         days_running=days_running,
         sample_reached=sample_reached,
         harmed_guardrails=guardrails,
     )
+    # What the headline says of the variant it names: its lift and interval.
+    named = decision["winner"] or decision["leader"]
+    decision["effect"] = next(
+        ({name: row.get(name) for name in ("lift", "lift_ci_low", "lift_ci_high")}
+         for row in figures[1:] if row["key"] == named), None)
     decision["frozen_on"] = look.isoformat() if look is not None else None
     decision["rule"] = experiment.decision_rule
     # Completed or archived while still collecting: it stopped before it could decide.
@@ -371,31 +375,38 @@ def _days_running(experiment, rollups):
     return _days_through(experiment, rollups, end)
 
 
-def _fixed_horizon_day(experiment, ordered, rollups, rule, planning):
-    """The first full day by whose end every arm had the planned visitors and the minimum
-    conversions, and the experiment the minimum days; None until there is one. Today is
-    not full until it ends, unless the experiment is over."""
+def _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning):
+    """The first full day by whose end every arm had the planned visitors, the experiment
+    the minimum days, and the arms the minimum conversions (as ``verdicts.missing``
+    counts them); None until there is one. Today is not full until it ends, unless the
+    experiment is over."""
     needed = planning["visitors_needed_per_variant"]
     if not needed or len(ordered) < 2:
         return None
     finished = experiment.status in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED)
     today = DailyRollup.day_of()
     visitors = [0] * len(ordered)
-    conversions = [0] * len(ordered)
     for day in rollups.days():
         if day >= today and not finished:
             break
         for index, variant in enumerate(ordered):
             visitors[index] += rollups.total(EXPOSURES, variant.pk, day=day)[0]
-            conversions[index] += rollups.total(experiment.primary_goal, variant.pk, day=day)[0]
-        if (
-            min(visitors) >= needed
-            and min(min(c, v) for c, v in zip(conversions, visitors, strict=True))
-            >= rule.minimum_conversions
-            and _days_through(experiment, rollups, day) >= rule.minimum_days
-        ):
+        days_running = _days_through(experiment, rollups, day)
+        if min(visitors) < needed or days_running < rule.minimum_days:
+            continue
+        figures = _primary_figures(experiment, ordered, rollups, rule, tuning, day)
+        if not verdicts.missing(figures, rule, days_running=days_running):
             return day
     return None
+
+
+def _primary_figures(experiment, ordered, rollups, rule, tuning, through=None):
+    """``stats.analyze``'s figures of the primary goal, with each variant's key."""
+    analysis = _analyze(_counts(rollups, ordered, experiment.primary_goal, through), rule,
+                        tuning, weights=[float(v.weight) for v in ordered],
+                        higher_is_better=rule.higher_is_better)
+    return [{"key": variant.key, **row}
+            for variant, row in zip(ordered, analysis["variants"], strict=True)]
 
 
 def _outcome(experiment):
@@ -483,10 +494,11 @@ def _funnel(experiment, variants, goal, since, until):
     """Visitors reaching each ``step`` of ``goal``'s events, per variant, with the drop-off
     from the previous step and the mean ``metadata.time_spent_ms`` where events carry it."""
     events = Event.objects.filter(experiment=experiment, goal=goal, step__isnull=False)
+    # Days as the rollups count them, in the site's time zone, whoever looks.
     if since:
-        events = events.filter(created_at__date__gte=since)
+        events = events.filter(created_at__gte=_midnight(since))
     if until:
-        events = events.filter(created_at__date__lte=until)
+        events = events.filter(created_at__lt=_midnight(until + timedelta(days=1)))
     rows = (
         events.values_list("variant_id", "step")
         .annotate(
@@ -530,6 +542,10 @@ def _recent_days(experiment, rollups):
         first = start
     days = [first + timedelta(days=n) for n in range((today - first).days)]
     return days or [today]
+
+
+def _midnight(day):
+    return datetime.combine(day, time.min, tzinfo=get_default_timezone())
 
 
 def _planning(experiment, ordered, rollups, rule, tuning):

@@ -6,8 +6,8 @@ none of them can say more than the numbers do. The reasons, in the order they ar
 
 - ``srm``: the visitor split does not fit the weights; nothing can be trusted until the
   assignment or tracking is fixed.
-- ``collecting_data``: the control, or a variant not yet shown worse, has fewer
-  conversions than the minimum; the experiment has run fewer days than the minimum; or
+- ``collecting_data``: the control, or a variant not yet shown different from it, has
+  fewer conversions than the minimum; the experiment has run fewer days than the minimum; or
   (fixed method) the planned sample is not reached. ``waiting_for`` says what is missing.
 - ``guardrail_harmed``: a variant would win, but makes a guardrail goal significantly worse.
 - ``winner``: a variant is better than the control (significantly, or under the Bayesian
@@ -95,10 +95,8 @@ def verdict(
     if srm_detected:
         decision["reason"] = "srm"
         return decision
-    # A variant already shown worse needs no more conversions to be judged: one that
-    # stopped converting altogether would otherwise keep the experiment waiting forever.
-    judged = [control, *(v for v in challengers if v["key"] not in decision["losers"])]
-    waiting_for = _waiting_for(judged, rule, days_running, sample_reached)
+    waiting_for = missing(variants, rule, days_running=days_running,
+                          sample_reached=sample_reached)
     if waiting_for:
         decision.update(reason="collecting_data", waiting_for=waiting_for)
         return decision
@@ -122,6 +120,30 @@ def verdict(
     else:
         decision["reason"] = "not_significant"
     return decision
+
+
+def missing(variants: Sequence[Mapping], rule: DecisionRule, *, days_running: float,
+            sample_reached: bool = True) -> dict:
+    """What a verdict still waits for (``waiting_for``; empty when nothing): conversions,
+    days, or (fixed method) the planned sample.
+
+    The minimum conversions apply to the control, and to every variant not already shown
+    different from it: one that stopped converting altogether (or, for a goal that should
+    go down, drove it to zero) would otherwise keep the experiment waiting forever."""
+    control = variants[0]
+    judged = [control, *(v for v in variants[1:]
+                         if not (_is_decided(v, rule) and (control.get("conversions") or 0)
+                                 >= rule.minimum_conversions))]
+    return _waiting_for(judged, rule, days_running, sample_reached)
+
+
+def _is_decided(variant, rule):
+    """Clearly different from the control, in either direction."""
+    if rule.bayesian:
+        chance = variant.get("chance_to_beat_control")
+        return chance is not None and (chance >= rule.chance_to_win
+                                       or chance <= 1 - rule.chance_to_win)
+    return _significant(variant, rule)
 
 
 def _waiting_for(variants, rule, days_running, sample_reached):

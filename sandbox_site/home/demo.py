@@ -21,7 +21,7 @@ LANDING_VARIANTS = [
     # (variant key, page slug, label, heading, call to action). Every page has the control's
     # title: visitors and crawlers never learn they are in a test. The variant pages are
     # drafts, served only from the revision pinned when the experiment started.
-    ("control", "landing", "Slogan (control)", "Ship experiments, not opinions", "Get the guide"),
+    ("control", "landing", "Slogan", "Ship experiments, not opinions", "Get the guide"),
     ("b", "landing-b", "Benefit headline", "Know what converts in a week", "Start free"),
     ("c", "landing-c", "Measurement headline", "Your landing page, measured", "Book a demo"),
 ]

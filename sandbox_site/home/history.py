@@ -7,8 +7,9 @@ GrowthBook bucketing picks the variant, ``record_exposure`` counts the visit,
 each at the moment it happened. Nothing is written to the rollups directly.
 
 The story: the benefit headline (b) brings half again as many leads as the slogan, the
-measurement headline (c) about as many; clicks follow leads a little; purchases, the
-guardrail, are the same everywhere. Traffic grows over the weeks and dips at weekends.
+measurement headline (c) about as many; clicks follow leads a little; signups, video plays
+and purchases (the guardrail) are the same everywhere. Traffic grows over the weeks and
+dips at weekends.
 
 And one finished experiment, ``signup-button`` (code-level: a button colour), which ran for
 two weeks until ten days ago, was completed with its winner and serves it to everyone.
@@ -17,14 +18,21 @@ two weeks until ten days ago, was completed with its winner and serves it to eve
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from wagtail_experiments import assignment
 from wagtail_experiments.leads.submission import save_lead
-from wagtail_experiments.models import Experiment, Exposure, Goal, LeadForm, Variant
+from wagtail_experiments.models import (
+    DailyRollup,
+    Experiment,
+    Exposure,
+    Goal,
+    LeadForm,
+    Variant,
+)
 from wagtail_experiments.tracking import TrackedEvent, record_events, record_exposure
 
 HISTORY_DAYS = 21
@@ -35,6 +43,9 @@ WEEKEND_SHARE = 0.7
 LEAD_RATES = {"control": 0.05, "b": 0.075, "c": 0.052}
 CTA_RATES = {"control": 0.22, "b": 0.25, "c": 0.22}
 PURCHASE_RATE = 0.02
+SIGNUP_RATE = 0.03
+# Visitors who play the video, and for how many seconds (the goal takes up to 3,600).
+VIDEO_RATE = 0.1
 # Order amounts: log-normal around 60 (the demo's purchase goal takes up to 5,000).
 PURCHASE_LOG_MEAN, PURCHASE_LOG_SD = 4.1, 0.6
 UTM_SOURCES = (("", 0.45), ("ads", 0.35), ("newsletter", 0.20))
@@ -54,8 +65,8 @@ def load_demo_history(experiment=None, *, days=None, daily_visitors=None, seed=2
     daily_visitors = daily_visitors or DAILY_VISITORS
     if Exposure.objects.filter(experiment=experiment).exists():
         return 0
-    now = timezone.now()
-    start = now - timedelta(days=days)
+    # Whole days, up to today's midnight: no half-empty last day in the charts.
+    start = _midnight(days)
     Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
     experiment.started_at = start
     rng = random.Random(seed)
@@ -64,10 +75,19 @@ def load_demo_history(experiment=None, *, days=None, daily_visitors=None, seed=2
         for day in range(days):
             midnight = start + timedelta(days=day)
             for _ in range(_visitors_on(midnight, day, days, daily_visitors, rng)):
-                moment = midnight + timedelta(seconds=rng.uniform(0, 86_400))
-                _visit(experiment, rng, min(moment, now - timedelta(minutes=31)))
+                # Before 23:00, so that the clicks and leads half an hour later fall on the
+                # same day.
+                moment = midnight + timedelta(seconds=rng.uniform(0, 82_800))
                 visitors += 1
+                _visit(experiment, rng, moment, visitors)
     return visitors
+
+
+def _midnight(days_ago):
+    """The start of the day ``days_ago`` days before today, in the site's time zone."""
+    today = DailyRollup.day_of()
+    return datetime.combine(today - timedelta(days=days_ago), time.min,
+                            tzinfo=timezone.get_default_timezone())
 
 
 def load_finished_experiment(*, seed=2025):
@@ -91,14 +111,13 @@ def load_finished_experiment(*, seed=2025):
     experiment.full_clean()
     experiment.save()
     experiment.start()
-    now = timezone.now()
-    start = now - timedelta(days=FINISHED_AGO + FINISHED_DAYS)
+    start = _midnight(FINISHED_AGO + FINISHED_DAYS)
     rng = random.Random(seed)
     with transaction.atomic():
         for day in range(FINISHED_DAYS):
             midnight = start + timedelta(days=day)
             for _ in range(round(FINISHED_DAILY_VISITORS * rng.uniform(0.9, 1.1))):
-                moment = midnight + timedelta(seconds=rng.uniform(0, 86_400))
+                moment = midnight + timedelta(seconds=rng.uniform(0, 82_800))
                 variant = _bucketed(experiment, _visitor_id(rng))
                 if variant is None:
                     continue
@@ -113,7 +132,7 @@ def load_finished_experiment(*, seed=2025):
                     )
     experiment.complete(winner=experiment.variants.get(key="green"))
     experiment.promote_winner("serve")
-    ended = now - timedelta(days=FINISHED_AGO)
+    ended = _midnight(FINISHED_AGO)
     Experiment.objects.filter(pk=experiment.pk).update(
         started_at=start, completed_at=ended, promoted_at=ended
     )
@@ -144,7 +163,7 @@ def _visitors_on(moment, day, days, daily_visitors, rng):
     return round(daily_visitors * growth * weekend * rng.uniform(0.9, 1.1))
 
 
-def _visit(experiment, rng, moment):
+def _visit(experiment, rng, moment, number):
     bucketed = _bucketed(experiment, _visitor_id(rng))
     if bucketed is None:
         return
@@ -157,6 +176,13 @@ def _visit(experiment, rng, moment):
     if rng.random() < CTA_RATES[variant.key]:
         events.append(TrackedEvent(type="click", experiment=experiment.slug, goal="cta",
                                    event_id=f"{visitor_id}-cta"))
+    if rng.random() < SIGNUP_RATE:
+        events.append(TrackedEvent(type="custom", experiment=experiment.slug, goal="signup",
+                                   event_id=f"{visitor_id}-signup"))
+    if rng.random() < VIDEO_RATE:
+        events.append(TrackedEvent(type="custom", experiment=experiment.slug,
+                                   goal="video-played", value=rng.randint(5, 600),
+                                   event_id=f"{visitor_id}-video"))
     if rng.random() < PURCHASE_RATE:
         amount = round(min(rng.lognormvariate(PURCHASE_LOG_MEAN, PURCHASE_LOG_SD), 5000), 2)
         events.append(TrackedEvent(type="conversion", experiment=experiment.slug,
@@ -165,7 +191,6 @@ def _visit(experiment, rng, moment):
     if events:
         record_events(events, visitor_id=visitor_id, at=later)
     if rng.random() < LEAD_RATES[variant.key]:
-        number = rng.randrange(10_000, 99_999)
         save_lead(
             LeadForm.objects.get(slug="demo-lead"),
             {"name": f"Demo visitor {number}", "email": f"visitor{number}@example.com"},

@@ -1,6 +1,7 @@
 """Admin screens for lead forms (a snippet) and leads (personal data: read and export)."""
 
 import django_filters
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -43,13 +44,43 @@ class LeadFilterSet(WagtailFilterSet):
         fields = []
 
 
+class LeadInspectView(ViewPermissionInspectView):
+    """A lead as a person reads it: the submitted fields under their form labels, and one
+    mark for every empty value."""
+
+    EMPTY = "—"
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return self.EMPTY if value in (None, "", "-", "None") else value
+
+    def get_data_display_value(self):
+        data = self.object.data if isinstance(self.object.data, dict) else {}
+        if not data:
+            return self.EMPTY if not self.object.data else str(self.object.data)
+        form = self.object.form
+        labels = {field.clean_name: field.label for field in form.fields.all()} if form else {}
+        return format_html(
+            "<dl>{}</dl>",
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", (
+                (labels.get(name, name), _display(value)) for name, value in data.items()
+            )),
+        )
+
+
+def _display(value):
+    if isinstance(value, list):
+        value = ", ".join(str(item) for item in value)
+    return LeadInspectView.EMPTY if value in (None, "") else str(value)
+
+
 class LeadViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     """Personal data: listed, inspected, exported and deleted only with the matching
     permissions; never created or edited in the admin."""
 
     model = Lead
     index_view_class = ViewPermissionIndexView
-    inspect_view_class = ViewPermissionInspectView
+    inspect_view_class = LeadInspectView
     name = "experiment_leads"
     url_prefix = "experiments/leads"
     icon = "mail"

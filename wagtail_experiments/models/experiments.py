@@ -26,6 +26,7 @@ from .goals import validate_goal_name
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 HUNDRED = Decimal("100")
+WEIGHT_ROUNDING = Decimal("0.01")
 
 
 def keep_pinned_revision(collector, field, sub_objs, using):
@@ -428,6 +429,9 @@ class Experiment(ClusterableModel):
 
     def clean(self):
         errors = {}
+        if self.name and Experiment.objects.filter(name=self.name).exclude(pk=self.pk).exists():
+            errors["name"] = _("Another experiment has this name: choose one that tells them "
+                               "apart.")
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The end must come after the start.")
         unknown_devices = set(self.target_devices or ()) - set(DEVICES)
@@ -481,6 +485,8 @@ class Experiment(ClusterableModel):
             errors.append(_("Each goal may be declared once."))
         if not self.pk:
             return errors
+        if self.started_at:
+            errors.extend(self._planned_goal_errors(goals))
         stored = dict(Goal.objects.filter(experiment_id=self.pk).values_list("name", "pk"))
         if self.primary_goal in stored and self.primary_goal not in names:
             errors.append(
@@ -504,22 +510,50 @@ class Experiment(ClusterableModel):
     # steered after the fact (a looser alpha, a later look, another rule, a sequence tuned
     # to the data seen).
     PLANNED_SETTINGS = (
-        "method", "alpha", "baseline_rate", "minimum_detectable_effect", "power",
-        "sequential_tuning", "minimum_conversions", "minimum_days", "decision_rule",
-        "chance_to_win", "max_expected_loss",
+        "primary_goal", "goal_page", "method", "alpha", "baseline_rate",
+        "minimum_detectable_effect", "power", "sequential_tuning", "minimum_conversions",
+        "minimum_days", "decision_rule", "chance_to_win", "max_expected_loss",
     )
+    # Of each declared goal: what decides whether a variant harms it.
+    PLANNED_GOAL_SETTINGS = ("role", "direction", "value_cap")
+    PLANNED_MESSAGE = _("Fixed when the experiment started: its test was planned with it, and "
+                        "changing it now would change what its data says. Start a new "
+                        "experiment to test with other settings.")
 
     def _planned_setting_errors(self):
-        stored = Experiment.objects.filter(pk=self.pk).values(*self.PLANNED_SETTINGS).first()
+        columns = {name: self._meta.get_field(name).attname for name in self.PLANNED_SETTINGS}
+        stored = Experiment.objects.filter(pk=self.pk).values(*columns.values()).first()
         if stored is None:
             return {}
         return {
-            name: _("Fixed when the experiment started: its test was planned with it, and "
-                    "changing it now would change what its data says. Start a new "
-                    "experiment to test with other settings.")
-            for name in self.PLANNED_SETTINGS
-            if stored[name] is not None and getattr(self, name) != stored[name]
+            name: self.PLANNED_MESSAGE
+            for name, column in columns.items()
+            if stored[column] is not None and getattr(self, column) != stored[column]
         }
+
+    def _planned_goal_errors(self, goals):
+        """Once started, a declared goal keeps its role, direction and cap, and a guardrail
+        stays: dropping or softening one after seeing the data would steer the verdict."""
+        from .goals import Goal
+
+        stored = {
+            row["pk"]: row for row in Goal.objects.filter(experiment_id=self.pk).values(
+                "pk", "name", *self.PLANNED_GOAL_SETTINGS)
+        }
+        errors = []
+        for goal in goals:
+            before = stored.pop(goal.pk, None) if goal.pk else None
+            if before and any(getattr(goal, name) != before[name]
+                              for name in self.PLANNED_GOAL_SETTINGS):
+                errors.append(_("Goal “%(goal)s”: its role, direction and cap per visitor "
+                                "are fixed once the experiment has started.") % {
+                    "goal": before["name"]})
+        errors.extend(
+            _("The guardrail “%(goal)s” cannot be removed once the experiment has "
+              "started.") % {"goal": row["name"]}
+            for row in stored.values() if row["role"] == Goal.Role.GUARDRAIL
+        )
+        return errors
 
     def freeze_sequential_tuning(self):
         """Keep the tuning the sequential test starts with: an always-valid sequence must
@@ -651,10 +685,12 @@ class Experiment(ClusterableModel):
                   "under test.") % {"title": self.control_page.title}
             )
         total = sum((variant.weight or 0 for variant in variants), Decimal("0"))
-        if total != HUNDRED:
+        # Within a hundredth per variant: an even three-way split is 33.33 x 3 = 99.99
+        # (bucketing uses the weights' shares, so the rounding changes nothing).
+        if abs(total - HUNDRED) > WEIGHT_ROUNDING * max(len(variants), 1):
             errors.append(
                 _("Variant weights must add up to 100 %% to run (they add up to %(total)s %%).")
-                % {"total": total.normalize()}
+                % {"total": format(total.normalize(), "f")}
             )
         if self.ends_at and self.ends_at <= timezone.now():
             errors.append(_("The end date has passed."))
@@ -731,7 +767,6 @@ class Experiment(ClusterableModel):
         self._require_status(_("start"), self.Status.DRAFT, self.Status.SCHEDULED)
         self._begin_serving(user)
         self.hash_seed = self.hash_seed or self.slug
-        self.freeze_sequential_tuning()
         self.save()
         scheduled = self.status == self.Status.SCHEDULED
         self.log("wagtail_experiments.schedule" if scheduled else "wagtail_experiments.start", user)
@@ -755,6 +790,7 @@ class Experiment(ClusterableModel):
         else:
             self.status = self.Status.RUNNING
             self.started_at = self.started_at or now
+            self.freeze_sequential_tuning()
 
     def pinnable_variants(self):
         """The variants whose content is a pinned revision: every one with a page but the
@@ -929,6 +965,7 @@ class Experiment(ClusterableModel):
             else:
                 self.status = self.Status.RUNNING
                 self.started_at = self.started_at or self.starts_at
+                self.freeze_sequential_tuning()
                 self.save()
                 self.log("wagtail_experiments.start")
             return self.status

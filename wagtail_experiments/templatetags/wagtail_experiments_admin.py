@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 register = template.Library()
 
 NOT_AVAILABLE = "—"
+MINUS = "\u2212"  # the typographic minus sign, as the admin's figures use
 
 
 @register.filter
@@ -38,6 +39,15 @@ def interval_percent(value):
 
 
 @register.filter
+def step_change(drop_off):
+    """A funnel step's drop-off from the previous step as "-12 %" (with a minus sign; "+3 %"
+    when more reach it); nothing when there is none to speak of (it would read "-0 %")."""
+    if drop_off is None or round(abs(drop_off) * 100) == 0:
+        return ""
+    return f"{MINUS if drop_off > 0 else '+'}{abs(drop_off) * 100:.0f} %"
+
+
+@register.filter
 def p_value(value):
     if value is None:
         return NOT_AVAILABLE
@@ -58,37 +68,14 @@ def verdict_reason(reason):
 
 
 @register.simple_tag
-def verdict_sentence(verdict):
+def verdict_sentence(verdict, planning=None):
     """The verdict in a plain sentence: what the numbers support, or what is missing."""
     reason = verdict.get("reason")
     if reason == "collecting_data":
-        waiting = verdict.get("waiting_for") or {}
-        missing = []
-        if "conversions" in waiting:
-            missing.append(ngettext(
-                "%(count)s more conversion in the variant with the fewest",
-                "%(count)s more conversions in the variant with the fewest",
-                waiting["conversions"]) % {"count": waiting["conversions"]})
-        if "days" in waiting:
-            missing.append(ngettext(
-                "%(count)s more day of the minimum duration",
-                "%(count)s more days of the minimum duration",
-                waiting["days"]) % {"count": waiting["days"]})
-        if waiting.get("sample"):
-            missing.append(_("the planned sample size, at the end of a day (a fixed-horizon "
-                             "test is judged once, then)"))
-        if verdict.get("stopped_early"):
-            if not missing:
-                return _("It stopped before a verdict could be taken: no verdict.")
-            return _("It stopped before a verdict could be taken (it lacked %(missing)s): "
-                     "no verdict.") % {"missing": _(", ").join(missing)}
-        if not missing:
-            return _("Collecting data.")
-        return _("Collecting data: no verdict before %(missing)s.") % {
-            "missing": _(", ").join(missing)}
+        return _collecting_sentence(verdict, planning)
     if reason == "srm":
-        return _("Sample ratio mismatch: the traffic split is off, so no result can be "
-                 "trusted.")
+        return _("Traffic split is off (sample ratio mismatch): results are not trustworthy "
+                 "until it is fixed.")
     if reason == "guardrail_harmed":
         harmed = verdict.get("harmed_guardrails") or {}
         return _("%(variants)s would win on the primary goal, but makes a guardrail goal "
@@ -97,12 +84,7 @@ def verdict_sentence(verdict):
             "goals": _(", ").join(sorted({goal for goals in harmed.values() for goal in goals})),
         }
     if reason == "winner":
-        if verdict.get("rule") == "bayesian":
-            sentence = _("%(key)s is likely enough to beat the control, and costs little "
-                         "if it does not (Bayesian rule).") % {"key": verdict["winner"]}
-        else:
-            sentence = _("%(key)s is significantly better than the control.") % {
-                "key": verdict["winner"]}
+        sentence = _winner_sentence(verdict)
     elif reason == "loser":
         sentence = _("Every variant does worse than the control: keep the control.")
     elif reason == "not_significant":
@@ -113,6 +95,55 @@ def verdict_sentence(verdict):
         sentence += " " + _("Fixed horizon: judged once, on the data up to %(date)s; later "
                             "data is shown but does not change it.") % {
             "date": verdict["frozen_on"]}
+    return sentence
+
+
+def _winner_sentence(verdict):
+    effect = verdict.get("effect") or {}
+    key = verdict["winner"]
+    if effect.get("lift") is not None and effect.get("lift_ci_low") is not None:
+        sentence = _("%(key)s converts %(lift)s better than the control (likely between "
+                     "%(low)s and %(high)s): it is the winner.") % {
+            "key": key,
+            "lift": f"{abs(effect['lift']) * 100:.0f} %",
+            "low": interval_percent(effect["lift_ci_low"]),
+            "high": interval_percent(effect["lift_ci_high"]),
+        }
+    else:
+        sentence = _("%(key)s is significantly better than the control: it is the winner.") % {
+            "key": key}
+    if verdict.get("rule") == "bayesian":
+        sentence += " " + _("(Bayesian rule: likely enough to beat the control, and cheap "
+                            "if it does not.)")
+    return sentence
+
+
+def _collecting_sentence(verdict, planning):
+    waiting = verdict.get("waiting_for") or {}
+    missing = []
+    if "conversions" in waiting:
+        missing.append(ngettext(
+            "%(count)s more conversion in the variant with the fewest",
+            "%(count)s more conversions in the variant with the fewest",
+            waiting["conversions"]) % {"count": waiting["conversions"]})
+    if "days" in waiting:
+        missing.append(ngettext(
+            "%(count)s more day of the minimum duration",
+            "%(count)s more days of the minimum duration",
+            waiting["days"]) % {"count": waiting["days"]})
+    if waiting.get("sample"):
+        missing.append(_("the planned sample size, at the end of a day (a fixed-horizon "
+                         "test is judged once, then)"))
+    if verdict.get("stopped_early"):
+        if not missing:
+            return _("It stopped before a verdict could be taken: no verdict.")
+        return _("It stopped before a verdict could be taken (it lacked %(missing)s): "
+                 "no verdict.") % {"missing": _(", ").join(missing)}
+    sentence = _("Collecting data: no verdict before %(missing)s.") % {
+        "missing": _(", ").join(missing)} if missing else _("Collecting data.")
+    if planning and planning.get("visitors_needed_per_variant"):
+        sentence = _("Too early: %(progress)s of the planned visitors.") % {
+            "progress": percent(planning.get("progress") or 0, 0)} + " " + sentence
     return sentence
 
 

@@ -66,6 +66,15 @@ def _free_slug(model, base, field="slug", **filters):
     return slug
 
 
+def _free_name(base):
+    """``base``, or "base 2", "base 3"…: experiment names tell experiments apart."""
+    name, counter = base, 1
+    while Experiment.objects.filter(name=name).exists():
+        counter += 1
+        name = f"{base} {counter}"
+    return name
+
+
 class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
     """Copy the page as a draft variant page (never published: only served at the control
     URL once the experiment starts) and open a new draft experiment of the two."""
@@ -105,7 +114,7 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
             user=request.user,
         )
         experiment = Experiment(
-            name=_("Test of “%(title)s”") % {"title": self.page.title},
+            name=_free_name(_("%(title)s test") % {"title": self.page.title}),
             slug=_free_slug(Experiment, slugify(f"{self.page.slug}-test")[:60]),
             control_page=self.page,
         )

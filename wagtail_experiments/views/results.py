@@ -6,16 +6,20 @@ from django import forms
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from wagtail.admin.widgets import AdminDateInput
+from wagtail.admin.widgets.button import HeaderButton
 
 from .. import charts
-from ..compat import PermissionCheckedMixin
+from ..compat import PermissionCheckedMixin, get_permission_policy
 from ..models import DailyRollup, Experiment
 from ..results import experiment_results
 from .base import ExperimentScreenMixin
+from .lifecycle import ACTIONS
 
 REFRESH_SECONDS = 60
 # Goals with data but no longer declared, offered after the declared ones (before goals
@@ -56,6 +60,22 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
     permission_required = "view"
     template_name = "wagtail_experiments/admin/results.html"
 
+    @cached_property
+    def header_buttons(self):
+        """What the user may do next, from the results themselves: edit, and the
+        lifecycle actions open to the experiment (pause, resume, complete, promote…)."""
+        if not get_permission_policy(Experiment).user_has_permission(self.request.user,
+                                                                     "change"):
+            return []
+        pk = self.object.pk
+        return [
+            HeaderButton(_("Edit"), url=reverse("experiments:edit", args=[pk]),
+                         icon_name="edit", priority=10),
+            *(HeaderButton(ACTIONS[action][0], url=reverse(f"experiments:{action}", args=[pk]),
+                           icon_name="tasks", priority=20 + index)
+              for index, action in enumerate(self.object.lifecycle_actions())),
+        ]
+
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.object = get_object_or_404(Experiment, pk=kwargs["pk"])
@@ -64,7 +84,14 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
         return _("Results: %(name)s") % {"name": self.object.name}
 
     def get(self, request, *args, **kwargs):
-        form = ResultsFilterForm(request.GET or None, experiment=self.object)
+        data = None
+        if request.GET:
+            # The selector shows the goal the figures are for: the primary one unless
+            # another is chosen.
+            data = request.GET.copy()
+            data.setdefault("goal", self.object.primary_goal)
+        form = ResultsFilterForm(data, experiment=self.object,
+                                 initial={"goal": self.object.primary_goal})
         filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
         results = experiment_results(
             self.object,
@@ -87,12 +114,26 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
         return super().get_context_data(
             experiment=self.object,
             refresh_seconds=REFRESH_SECONDS if self.object.status == "running" else None,
+            previews=self.previews(),
             **kwargs,
         )
+
+    def previews(self):
+        """(variant key, URL) of each variant page's preview, as it is served: its pinned
+        revision, else its latest one."""
+        previews = []
+        for variant in self.object.ordered_variants():
+            revision_id = variant.revision_id or (variant.page and variant.page.latest_revision_id)
+            if variant.page_id and revision_id:
+                previews.append((variant.key, reverse(
+                    "wagtailadmin_pages:revisions_view", args=[variant.page_id, revision_id]
+                )))
+        return previews
 
 
 def _display(results):
     """Chart markup and derived flags the template shows as they are."""
+    primary = results["goal"] == results["primary_goal"]
     return {
         "conversion_chart": mark_safe(charts.line_chart(
             results["daily"], value="cumulative_conversion_rate", percent=True,
@@ -102,6 +143,13 @@ def _display(results):
             results["daily"], value="visitors", title=str(_("Visitors per day per variant")),
         )),
         "legend": charts.legend(results["daily"]),
+        # Coloured by the verdict only when the figures are the primary goal's.
+        "lift_chart": mark_safe(charts.lift_chart(
+            results["variants"],
+            winner=results["verdict"]["winner"] if primary else None,
+            losers=results["verdict"]["losers"] if primary else (),
+            title=str(_("Lift over the control, with its interval")),
+        )) if any(v.get("lift") is not None for v in results["variants"][1:]) else "",
         "challengers": [v for v in results["variants"] if not v["is_control"]],
     }
 

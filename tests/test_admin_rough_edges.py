@@ -1,0 +1,152 @@
+"""The rough edges a new user met in the admin and the API, each fixed (issue 13)."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from wagtail_experiments.models import Experiment, Lead
+from wagtail_experiments.templatetags.wagtail_experiments_admin import step_change
+
+from .conftest import BROWSER_UA
+from .helpers import days_ago, seed, served_heading, served_key, started_days_ago
+
+pytestmark = pytest.mark.django_db
+
+HEADLESS_CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "HeadlessChrome/120.0.0.0 Safari/537.36")
+
+
+def results_url(experiment, query=""):
+    return f"/admin/experiments/results/{experiment.pk}/{query}"
+
+
+def test_the_goal_selector_shows_the_goal_the_figures_are_for(demo, admin_client):
+    html = admin_client.get(results_url(demo)).content.decode()
+    assert '<option value="lead" selected>lead</option>' in html
+    html = admin_client.get(results_url(demo, f"?since={days_ago(3)}")).content.decode()
+    assert '<option value="lead" selected>lead</option>' in html
+    html = admin_client.get(results_url(demo, "?goal=cta")).content.decode()
+    assert '<option value="cta" selected>cta</option>' in html
+
+
+def test_the_date_range_has_its_chooser_and_explains_a_bad_date(demo, admin_client):
+    html = admin_client.get(results_url(demo)).content.decode()
+    assert "date-time-chooser" in html  # the widget's script, which initDateChooser is in
+    html = admin_client.get(results_url(demo, "?since=yesterday")).content.decode()
+    assert '<span class="error-message">Enter a valid date.</span>' in html
+
+
+def test_the_headline_and_the_lift_chart_lead_the_results(seeded_stats, admin_client):
+    html = admin_client.get(results_url(seeded_stats)).content.decode()
+    assert "b converts 52 % better than the control (likely between" in html
+    assert ": it is the winner." in html
+    assert 'class="wexp-chart wexp-lift-chart"' in html
+    # The winner's bar is green; the chart comes before the table.
+    assert html.index("wexp-lift-chart") < html.index('class="listing wexp-variants"')
+    assert 'fill="#2ca25f"' in html
+
+
+def test_too_early_says_how_far_the_plan_is(demo, admin_client):
+    started_days_ago(demo, 1)
+    for key in ("control", "b", "c"):
+        seed(demo, key, days_ago(0), 500, 10)
+    html = admin_client.get(results_url(demo)).content.decode()
+    assert "Too early: 1 % of the planned visitors. Collecting data: no verdict before" in html
+
+
+def test_funnel_steps_without_drop_off_say_nothing():
+    assert step_change(0.0) == step_change(0.004) == step_change(None) == ""
+    assert step_change(0.25) == "\u221225 %"
+    assert step_change(-0.1) == "+10 %"
+
+
+def test_weights_read_as_numbers_and_an_even_three_way_split_runs(demo):
+    from django.core.exceptions import ValidationError
+
+    variants = list(demo.variants.all())
+    for variant, weight in zip(variants, ("70", "20", "0.001"), strict=True):
+        variant.weight = Decimal(weight)
+    with pytest.raises(ValidationError, match=r"they add up to 90\.001 %"):
+        demo.check_can_run(variants)
+    for variant in variants:
+        variant.weight = Decimal("33.33")
+    demo.check_can_run(variants)  # 99.99 %: an even split, rounded
+
+
+def test_the_api_answers_a_wrong_method_in_json(demo):
+    response = Client(HTTP_USER_AGENT=BROWSER_UA).get("/_experiments/api/events")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "POST"
+    assert json.loads(response.content)["detail"] == (
+        "Method GET is not allowed here; use POST.")
+
+
+def test_an_editor_forces_a_variant_in_a_headless_browser(demo, admin_client):
+    admin_client.defaults["HTTP_USER_AGENT"] = HEADLESS_CHROME_UA
+    response = admin_client.get("/landing/?wexp=landing-hero:b")
+    assert served_key(response) == "b" == served_heading(response)
+    # Not an editor: a headless browser is a bot, and sees the control.
+    visitor = Client(HTTP_USER_AGENT=HEADLESS_CHROME_UA)
+    assert served_heading(visitor.get("/landing/?wexp=landing-hero:b")) == "control"
+
+
+def test_a_lead_reads_as_labelled_fields(demo, admin_client):
+    lead = Lead.objects.create(form_id=demo_lead_form().pk, email="ada@example.com",
+                               data={"name": "Ada Lovelace", "email": "ada@example.com"})
+    html = admin_client.get(f"/admin/experiments/leads/inspect/{lead.pk}/").content.decode()
+    assert "<dt>Name</dt><dd>Ada Lovelace</dd>" in html
+    assert "{&#x27;name&#x27;" not in html and "{'name'" not in html
+    # Empty fields (no page, no referrer, no user) show one mark, never "None" or "-".
+    fields = html[html.index("<dt>Name</dt>"):]
+    assert "None" not in fields and "<dd>-</dd>" not in fields
+
+
+def test_experiment_names_tell_experiments_apart(demo):
+    from django.core.exceptions import ValidationError
+
+    twin = Experiment(name=demo.name, slug="twin")
+    with pytest.raises(ValidationError, match="Another experiment has this name"):
+        twin.full_clean()
+
+
+def demo_lead_form():
+    from wagtail_experiments.models import LeadForm
+
+    return LeadForm.objects.get(slug="demo-lead")
+
+
+def test_the_api_docs_work_offline(db):
+    html = Client().get("/_experiments/api/docs").content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+def test_the_results_screen_has_status_previews_and_lifecycle_buttons(demo, admin_client):
+    html = admin_client.get(results_url(demo)).content.decode()
+    assert '<span class="w-status w-status--primary">Running</span>' in html
+    for key in ("control", "b", "c"):
+        assert f"preview {key}</a>" in html
+    for action in ("pause", "complete", "edit"):
+        assert f'href="/admin/experiments/{action}/{demo.pk}/"' in html
+    # The preview of a variant is its page as it is served (the pinned revision).
+    variant = demo.variants.get(key="b")
+    preview = f"/admin/pages/{variant.page_id}/revisions/{variant.revision_id}/view/"
+    assert preview in html
+    assert admin_client.get(preview).status_code == 200
+
+
+def test_viewers_get_no_lifecycle_buttons(demo, django_user_model):
+    from django.contrib.auth.models import Group, Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x")
+    group = Group.objects.create(name="Viewers")
+    group.permissions.add(Permission.objects.get(codename="access_admin"),
+                          Permission.objects.get(codename="view_experiment"))
+    viewer.groups.add(group)
+    client = Client()
+    client.force_login(viewer)
+    html = client.get(results_url(demo)).content.decode()
+    assert "Running" in html and f"/admin/experiments/pause/{demo.pk}/" not in html
