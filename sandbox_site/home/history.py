@@ -6,7 +6,7 @@ GrowthBook bucketing picks the variant, ``record_exposure`` counts the visit,
 ``record_events`` the clicks and purchases, and ``save_lead`` the lead form submissions,
 each at the moment it happened. Nothing is written to the rollups directly.
 
-The story: the benefit headline (b) brings half again as many leads as the slogan, the
+The story: the benefit headline (b) brings 60 % more leads than the slogan, the
 measurement headline (c) about as many; clicks follow leads a little; signups, video plays
 and purchases (the guardrail) are the same everywhere. Traffic grows over the weeks and
 dips at weekends.
@@ -40,7 +40,7 @@ DAILY_VISITORS = 800
 WEEKEND_SHARE = 0.7
 # Per variant key: the chance that a visitor submits the lead form, and clicks the call to
 # action.
-LEAD_RATES = {"control": 0.05, "b": 0.075, "c": 0.052}
+LEAD_RATES = {"control": 0.05, "b": 0.08, "c": 0.052}
 CTA_RATES = {"control": 0.22, "b": 0.25, "c": 0.22}
 PURCHASE_RATE = 0.02
 SIGNUP_RATE = 0.03
