@@ -44,6 +44,7 @@ def experiment_form(control, variants, goals=(), **fields):
         "minimum_detectable_effect": "10", "hash_seed": "", "hash_version": "2",
         "baseline_rate": "5", "power": "80", "sequential_tuning": "",
         "minimum_conversions": "30", "minimum_days": "7", "decision_rule": "significance",
+        "notify_emails": "",
         "chance_to_win": "95", "max_expected_loss": "0.25",
         "starts_at": "", "ends_at": "",
         "variants-TOTAL_FORMS": str(len(variants)), "variants-INITIAL_FORMS": "0",
@@ -96,6 +97,8 @@ def test_create_experiment_with_variants(new_pages, admin_client):
         ("control", control.pk), ("b", other.pk),
     ]
     assert experiment.status == "draft" and experiment.hash_seed == "offer-test"
+    # Whoever creates it is told when it needs them.
+    assert experiment.created_by.username == "admin"
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,9 @@ DEFAULTS = {
     # The results show this many UTM sources (those with the most visitors) one by one,
     # and the rest together as "(other)".
     "RESULTS_MAX_UTM_SOURCES": 20,
+    # Where notifications are posted, per site hostname ("*" for every other site), e.g.
+    # {"www.example.com": "https://hooks.slack.com/services/…"}.
+    "NOTIFICATION_WEBHOOKS": {},
     # Each experiment's rollups count this many UTM sources (the first seen) one by one,
     # and later new ones together as "(other)": landing URLs are written by anybody.
     "ROLLUP_MAX_UTM_SOURCES": 100,

@@ -2,14 +2,16 @@
 
 Serving never waits for this: the router already serves a scheduled experiment from its
 start and stops serving at its end. This brings the stored status (what editors and the
-results see) in line; run it from cron (``manage.py run_experiment_schedule``) or enqueue
-the ``run_experiment_schedule_task`` task.
+results see) in line, and sends the notifications (``notifications``). Run it from cron
+(``manage.py run_experiment_schedule``) or enqueue the ``run_experiment_schedule_task``
+task.
 """
 
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from . import notifications
 from .models import Experiment
 
 
@@ -29,6 +31,9 @@ def run_experiment_schedule(moment=None):
         status = experiment.apply_schedule(moment)
         if status:
             changes.append((experiment.slug, status))
+            if status == Experiment.Status.COMPLETED:
+                notifications.notify_schedule_ended(experiment)
+    notifications.notify_verdicts()
     return changes
 
 

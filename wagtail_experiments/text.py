@@ -49,3 +49,9 @@ def for_spreadsheet(value, *, csv=False):
     if csv and _FORMULA_START.search(value):
         value = "'" + value
     return value
+
+
+def email_list(value):
+    """``"ada@example.com, bob@example.com,"`` → ``["ada@example.com", "bob@example.com"]``:
+    how editors type notification addresses."""
+    return list(dict.fromkeys(part.strip() for part in (value or "").split(",") if part.strip()))

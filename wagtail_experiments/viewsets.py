@@ -88,6 +88,13 @@ class ExperimentIndexView(LifecycleButtonsMixin, generic.IndexView):
                 *self.lifecycle_buttons(instance, MenuItem)]
 
 
+class ExperimentCreateView(generic.CreateView):
+    def save_instance(self):
+        """Whoever creates an experiment is told when it needs them (notifications)."""
+        self.form.instance.created_by = self.request.user
+        return super().save_instance()
+
+
 class ExperimentEditView(LifecycleButtonsMixin, generic.EditView):
     @cached_property
     def header_more_buttons(self):
@@ -130,6 +137,7 @@ class ExperimentViewSet(RegisteredPermissionPolicyMixin, ModelViewSet):
     menu_label = _("Experiments")
     add_to_admin_menu = False
     index_view_class = ExperimentIndexView
+    add_view_class = ExperimentCreateView
     edit_view_class = ExperimentEditView
     copy_view_enabled = False
     list_display = [

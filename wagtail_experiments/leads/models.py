@@ -14,6 +14,7 @@ from wagtail.contrib.forms.models import AbstractFormField, validate_to_address
 
 from ..models.experiments import UTMAttribution, Variant
 from ..models.goals import validate_goal_name
+from ..text import email_list
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 
@@ -84,7 +85,7 @@ class LeadForm(ClusterableModel):
         return FormBuilder(self.fields.all()).get_form_class()
 
     def notification_addresses(self):
-        return [address.strip() for address in self.notify_emails.split(",") if address.strip()]
+        return email_list(self.notify_emails)
 
 
 class LeadFormField(AbstractFormField):

@@ -1,7 +1,14 @@
 # Leads live in their own subpackage; importing them here registers them with the app.
 from ..leads.models import Lead, LeadForm, LeadFormField
 from .events import DailyRollup, Event, GoalCompletion
-from .experiments import Experiment, ExperimentQuerySet, Exposure, UTMAttribution, Variant
+from .experiments import (
+    Experiment,
+    ExperimentNotification,
+    ExperimentQuerySet,
+    Exposure,
+    UTMAttribution,
+    Variant,
+)
 from .goals import Goal, GoalRule
 from .throttling import RateCounter
 
@@ -9,6 +16,7 @@ __all__ = [
     "DailyRollup",
     "Event",
     "Experiment",
+    "ExperimentNotification",
     "ExperimentQuerySet",
     "Exposure",
     "Goal",

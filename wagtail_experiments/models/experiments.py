@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import swapper
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -15,16 +16,21 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel, get_all_child_relations
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.contrib.forms.models import validate_to_address
 from wagtail.log_actions import log
 from wagtail.models import Orderable
 
 from .. import stats
 from ..forms import ExperimentAdminForm
 from ..targeting import DEVICES, Targeting, split_list
+from ..text import email_list
 from ..verdicts import DEFAULT_MINIMUM_CONVERSIONS, DEFAULT_MINIMUM_DAYS, DecisionRule
 from .goals import validate_goal_name
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
+
+
+
 HUNDRED = Decimal("100")
 WEIGHT_ROUNDING = Decimal("0.01")
 
@@ -223,6 +229,24 @@ class Experiment(ClusterableModel):
         help_text=_("Bayesian rule only: how much of the control's conversion rate you "
                     "accept to lose on average, should the variant be worse after all."),
     )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    notify_emails = models.CharField(
+        _("also notify"),
+        max_length=1000,
+        blank=True,
+        validators=[validate_to_address],
+        help_text=_("E-mail addresses, separated by commas, told (besides whoever created "
+                    "the experiment) when it reaches a verdict, when its traffic split "
+                    "goes wrong, and when its schedule ends."),
+    )
     target_site = models.ForeignKey(
         "wagtailcore.Site",
         verbose_name=_("site"),
@@ -368,6 +392,7 @@ class Experiment(ClusterableModel):
             heading=_("Decision rule (advanced)"),
             classname="collapsed",
         ),
+        FieldPanel("notify_emails"),
         MultiFieldPanel(
             [FieldPanel("hash_seed"), FieldPanel("hash_version")],
             heading=_("Bucketing (advanced)"),
@@ -610,6 +635,13 @@ class Experiment(ClusterableModel):
             float(self.alpha),
             float(self.power) / 100,
         )
+
+    def notification_addresses(self):
+        """Who hears about this experiment: its creator and its ``notify_emails``."""
+        addresses = email_list(self.notify_emails)
+        if self.created_by_id and self.created_by.email:
+            addresses.insert(0, self.created_by.email)
+        return list(dict.fromkeys(addresses))
 
     def goal_rules(self):
         """{name: GoalRule} of the declared goals: what the event store accepts."""
@@ -1172,3 +1204,24 @@ class Exposure(UTMAttribution):
 
     def __str__(self):
         return f"{self.visitor_id} → {self.variant}"
+
+
+class ExperimentNotification(models.Model):
+    """One notification sent about an experiment: each event is told once."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE,
+                                   related_name="notifications")
+    # What happened, e.g. "verdict:winner:b", "verdict:srm", "schedule:ended".
+    event = models.CharField(max_length=100)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("experiment notification")
+        verbose_name_plural = _("experiment notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "event"],
+                                    name="wexp_notification_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} ({self.experiment_id})"

@@ -125,6 +125,7 @@ class CreateExperimentFromPageView(ExperimentScreenMixin, TemplateView):
         ]
         # The default primary goal, a lead form's submission: recorded by the server only.
         experiment.goals = [Goal(name=experiment.primary_goal, kind=Goal.Kind.SERVER)]
+        experiment.created_by = request.user
         experiment.save()
         messages.success(
             request,
