@@ -182,7 +182,9 @@ def test_complete_with_winner_stops_bucketing_and_promotion_serves_it(demo, admi
     visitor.cookies["wexp_vid"] = visitor_in(demo, "b")
     assert served_heading(visitor.get("/landing/")) == "control"
 
-    admin_client.post(f"{ADMIN}promote/{demo.pk}/", {"mode": "serve"})
+    promoted = admin_client.post(f"{ADMIN}promote/{demo.pk}/", {"mode": "serve"}, follow=True)
+    assert ("Every visitor of “Landing page hero” now gets the winner, c, at the control URL."
+            in promoted.content.decode())
     response = visitor.get("/landing/")
     assert served_key(response) == "c" == served_heading(response)
     bot = Client(HTTP_USER_AGENT="Googlebot/2.1")
@@ -193,7 +195,10 @@ def test_complete_with_winner_stops_bucketing_and_promotion_serves_it(demo, admi
 def test_promotion_can_publish_the_winner_onto_the_control_page(demo, admin_client):
     winner = demo.variants.get(key="b")
     demo.complete(winner=winner)
-    admin_client.post(f"{ADMIN}promote/{demo.pk}/", {"mode": "publish"})
+    published = admin_client.post(f"{ADMIN}promote/{demo.pk}/", {"mode": "publish"},
+                                  follow=True)
+    assert ("The winner of “Landing page hero”, b, is published onto the control page"
+            in published.content.decode())
     control = LandingPage.objects.get(pk=demo.control_page_id)
     assert control.slug == "landing" and control.title == "Landing"
     assert control.body[0].value["heading"] == "Know what converts in a week"

@@ -84,7 +84,7 @@ def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height
     symmetric (+100 % and -50 % are as far from 0); ends beyond +1,000 % are drawn there.
     ``variants`` are the results' (control first); the winner is green, losers red."""
     rows = [v for v in variants[1:] if v.get("lift") is not None]
-    left, right, top, bottom = 90, 150, 12, 26
+    left, right, top, bottom = 90, 200, 12, 26
     height = top + bottom + row_height * max(len(rows), 1)
     plot_w = width - left - right
 

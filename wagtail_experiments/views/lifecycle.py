@@ -121,6 +121,15 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
                 _("No variant page of “%(name)s” changed since its content was pinned.")
                 % {"name": self.object.name}
             )
+        elif self.action == "promote":
+            # What visitors get now, which differs by mode; the status stays "completed".
+            message = (
+                _("Every visitor of “%(name)s” now gets the winner, %(key)s, at the control "
+                  "URL.")
+                if form.cleaned_data["mode"] == "serve" else
+                _("The winner of “%(name)s”, %(key)s, is published onto the control page; "
+                  "the experiment serves nothing any more.")
+            ) % {"name": self.object.name, "key": self.object.winner.key}
         else:
             message = _("“%(name)s” is now %(status)s.") % {
                 "name": self.object.name, "status": self.object.get_status_display().lower()
