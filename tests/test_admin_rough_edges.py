@@ -150,3 +150,33 @@ def test_viewers_get_no_lifecycle_buttons(demo, django_user_model):
     client.force_login(viewer)
     html = client.get(results_url(demo)).content.decode()
     assert "Running" in html and f"/admin/experiments/pause/{demo.pk}/" not in html
+
+
+def test_charts_have_round_axes_whole_labels_and_an_interval_band(seeded_stats, admin_client):
+    from wagtail_experiments.charts import _nice_steps, line_chart
+
+    # A "0 / 2 / 5" axis whose middle line was 2.5: steps are 1, 2 or 5 times a power of 10.
+    assert _nice_steps(5, percent=False) == (2, 3)
+    assert _nice_steps(1, percent=False) == (1, 1)
+    assert _nice_steps(340, percent=False) == (100, 4)
+    assert _nice_steps(0.081, percent=True) == (0.05, 2)
+    series = [{"key": "control", "points": [
+        {"day": "2026-11-01", "n": 2, "low": 1, "high": 3},
+        {"day": "2026-11-02", "n": 5, "low": 4, "high": 6}]}]
+    svg = line_chart(series, value="n", title="t", band=("low", "high"))
+    assert ">0</text>" in svg and ">2</text>" in svg and ">6</text>" in svg
+    assert ">2.5<" not in svg and "<polygon" in svg
+    assert 'text-anchor="end" stroke="none">2026-11-02</text>' in svg  # not cut off
+
+    results_html = admin_client.get(results_url(seeded_stats)).content.decode()
+    assert results_html.count("<polygon") == 3  # one interval band per variant
+
+
+def test_the_daily_series_carries_the_interval_of_the_cumulative_rate(seeded_stats):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from wagtail_experiments.results import experiment_results
+
+    last = experiment_results(seeded_stats)["daily"][0]["points"][-1]
+    low, high = proportion_confint(340, 3400, alpha=0.05, method="wilson")
+    assert (last["cumulative_ci_low"], last["cumulative_ci_high"]) == pytest.approx((low, high))

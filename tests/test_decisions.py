@@ -366,3 +366,19 @@ def test_goals_roles_and_guardrails_are_fixed_once_started(demo):
         "The guardrail “purchase” cannot be removed once the experiment has started."]
     # A new goal may still be declared.
     assert experiment.goal_errors([*experiment.goals.all(), Goal(name="newsletter")]) == []
+
+
+def test_every_goal_says_better_worse_or_no_clear_difference(seeded_stats, admin_client):
+    from wagtail_experiments.models import DailyRollup
+
+    for n in range(10):  # b sells far less: its guardrail says "worse"
+        seed_goal(seeded_stats, "control", "purchase", 40, day=n)
+        seed_goal(seeded_stats, "b", "purchase", 10, day=n)
+        seed_goal(seeded_stats, "c", "purchase", 39, day=n)
+    assert DailyRollup.objects.filter(goal="purchase").count() == 30
+    goals = {goal["name"]: goal for goal in experiment_results(seeded_stats)["goals"]}
+    assert [row["outcome"] for row in goals["lead"]["variants"][1:]] == ["better", None]
+    assert [row["outcome"] for row in goals["purchase"]["variants"][1:]] == ["worse", None]
+    html = admin_client.get(f"/admin/experiments/results/{seeded_stats.pk}/").content.decode()
+    assert '<span class="w-status w-status--critical">worse</span>' in html
+    assert "no clear difference" in html

@@ -12,58 +12,90 @@ from django.utils.html import escape
 PALETTE = ["#3c8dbc", "#e0861a", "#2ca25f", "#c0392b", "#8e44ad", "#16a085"]
 
 
-def line_chart(series, *, value, title, width=640, height=220, percent=False):
-    """An SVG of ``series`` ([{"key", "points": [{"day", value: number}]}]) over days."""
+def line_chart(series, *, value, title, width=960, height=300, percent=False, band=None):
+    """An SVG of ``series`` ([{"key", "points": [{"day", value: number}]}]) over days.
+
+    ``band`` names a (low, high) pair of point keys drawn as a shaded interval behind each
+    line, e.g. the cumulative conversion rate's. The value axis runs from 0 to a round
+    number, in round steps, so its labels never round half-steps.
+    """
     days = sorted({point["day"] for line in series for point in line["points"]})
     values = [point[value] for line in series for point in line["points"]]
-    left, right, top, bottom = 56, 12, 24, 28
+    if band:
+        values += [point[band[1]] for line in series for point in line["points"]
+                   if point.get(band[1]) is not None]
+    left, right, top, bottom = 64, 24, 16, 32
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(values, default=0) or 1
+    step, steps = _nice_steps(max(values, default=0), percent)
+    peak = step * steps
 
     def x(day):
         return left + (days.index(day) / (len(days) - 1) * plot_w if len(days) > 1 else plot_w / 2)
 
     def y(number):
-        return top + plot_h - number / peak * plot_h
+        return top + plot_h - min(number, peak) / peak * plot_h
 
     def label(number):
-        return f"{number:.1%}" if percent else f"{number:,.0f}"
+        if percent:
+            return f"{number:.{0 if step >= 0.01 else 1}%}"
+        return f"{number:,.0f}"
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(title)}" class="wexp-chart">',
         f"<title>{escape(title)}</title>",
-        '<g stroke="currentColor" stroke-opacity="0.35" font-size="11" fill="currentColor">',
+        '<g stroke="currentColor" stroke-opacity="0.25" font-size="14" fill="currentColor">',
     ]
-    for fraction in (0, 0.5, 1):
-        level = top + plot_h - fraction * plot_h
+    for index in range(steps + 1):
+        level = y(step * index)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{level:.1f}" y2="{level:.1f}"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{level + 4:.1f}" text-anchor="end" stroke="none">'
-            f"{label(peak * fraction)}</text>"
+            f'<text x="{left - 8}" y="{level + 5:.1f}" text-anchor="end" stroke="none">'
+            f"{label(step * index)}</text>"
         )
     if days:
-        for day in (days[0], days[-1]):
+        # The first and last days, anchored inside the chart so that neither is cut off.
+        for day, anchor in ((days[0], "start"), (days[-1], "end")) if len(days) > 1 else (
+                (days[0], "middle"),):
             parts.append(
-                f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="middle" stroke="none">'
+                f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" stroke="none">'
                 f"{escape(day)}</text>"
             )
     parts.append("</g>")
     for index, line in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
+        banded = [p for p in line["points"] if band and p.get(band[0]) is not None]
+        if len(banded) > 1:
+            outline = [f"{x(p['day']):.1f},{y(p[band[1]]):.1f}" for p in banded]
+            outline += [f"{x(p['day']):.1f},{y(p[band[0]]):.1f}" for p in reversed(banded)]
+            parts.append(f'<polygon points="{" ".join(outline)}" fill="{colour}" '
+                         f'fill-opacity="0.12" stroke="none"/>')
         points = " ".join(f"{x(p['day']):.1f},{y(p[value]):.1f}" for p in line["points"])
         if points:
             parts.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" points="{points}">'
                 f"<title>{escape(line['key'])}</title></polyline>"
             )
         # Markers keep a series visible when it has a single day.
         parts.extend(
-            f'<circle cx="{x(p["day"]):.1f}" cy="{y(p[value]):.1f}" r="3" fill="{colour}"/>'
+            f'<circle cx="{x(p["day"]):.1f}" cy="{y(p[value]):.1f}" r="3.5" fill="{colour}"/>'
             for p in line["points"]
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _nice_steps(peak, percent):
+    """(step, number of steps) of a value axis from 0 past ``peak``: a step of 1, 2 or 5
+    times a power of ten, about four of them (whole numbers for counts)."""
+    if peak <= 0:
+        return (0.01 if percent else 1), 4
+    raw = peak / 4
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if not percent:
+        step = max(1, round(step))
+    return step, max(1, math.ceil(peak / step - 1e-9))
 
 
 def legend(series):

@@ -195,7 +195,7 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
                             split["srm_detected"]),
         "planning": planning,
-        "daily": _daily(ordered, goal, rollups),
+        "daily": _daily(ordered, goal, rollups, rule.alpha),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
         "funnel": _funnel(experiment, ordered, goal, since, until),
     }
@@ -262,7 +262,28 @@ def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, throu
     adjusted = stats.holm_adjust([row.get("p_value") for row in secondary])
     for row, p_value in zip(secondary, adjusted, strict=True):
         row["p_value_adjusted"] = p_value
+    for goal in goals:
+        _judge_rows(goal, rule)
     return goals
+
+
+def _judge_rows(goal, rule):
+    """Each variant's ``outcome`` on a goal, as its table reads it: "better" or "worse"
+    than the control in the goal's direction, or None (no clear difference). Guardrails
+    judge by the unadjusted p-value, as they do when they block a winner."""
+    p_name = "p_value" if goal["role"] == "guardrail" else "p_value_adjusted"
+    for row in goal["variants"][1:]:
+        p_value, lift = row.get(p_name), row.get("lift")
+        outcome = None
+        if p_value is not None and p_value < rule.alpha:
+            if lift is None:  # a control without conversions: the rates say which way
+                lift = (row.get("conversion_rate") or 0.0) - (
+                    goal["variants"][0].get("conversion_rate") or 0.0)
+            improvement = lift if goal["higher_is_better"] else -lift
+            outcome = "better" if improvement > 0 else "worse" if improvement < 0 else None
+        if row["key"] in goal["harmed_by"]:
+            outcome = "worse"
+        row["outcome"] = outcome
 
 
 def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):
@@ -428,8 +449,9 @@ def _iso(moment):
     return moment.isoformat() if moment else None
 
 
-def _daily(variants, goal, rollups):
-    """Per variant and day: visitors, conversions, and the cumulative conversion rate."""
+def _daily(variants, goal, rollups, alpha):
+    """Per variant and day: visitors, conversions, and the cumulative conversion rate with
+    its Wilson interval (at the experiment's alpha: the band around the chart's line)."""
     series = []
     for variant in variants:
         cumulative_visitors = cumulative_conversions = 0
@@ -439,6 +461,8 @@ def _daily(variants, goal, rollups):
             conversions = rollups.total(goal, variant.pk, day=day)[0]
             cumulative_visitors += visitors
             cumulative_conversions += conversions
+            low, high = stats.wilson_interval(
+                cumulative_visitors, min(cumulative_conversions, cumulative_visitors), alpha)
             points.append({
                 "day": day.isoformat(),
                 "visitors": visitors,
@@ -446,6 +470,8 @@ def _daily(variants, goal, rollups):
                 "cumulative_conversion_rate": (
                     cumulative_conversions / cumulative_visitors if cumulative_visitors else 0.0
                 ),
+                "cumulative_ci_low": low,
+                "cumulative_ci_high": high,
             })
         series.append({"key": variant.key, "points": points})
     return series

@@ -122,7 +122,7 @@ def analyze(
 
     variants = []
     for visitors, conversions in arms:
-        ci_low, ci_high = _wilson_interval(visitors, conversions, alpha)
+        ci_low, ci_high = wilson_interval(visitors, conversions, alpha)
         variants.append(
             {
                 "visitors": visitors,
@@ -500,10 +500,11 @@ def _validate_planning(baseline_rate, alpha, power, method, variants) -> None:
         raise ValueError("variants must be a whole number of at least 2 (the control and one more)")
 
 
-def _wilson_interval(
+def wilson_interval(
     visitors: int, conversions: int, alpha: float = DEFAULT_ALPHA
 ) -> tuple[float | None, float | None]:
-    """The range of plausible true conversion rates (Wilson score interval at 1 - alpha).
+    """The range of plausible true conversion rates (Wilson score interval at 1 - alpha);
+    ``analyze`` gives it per variant, the results' daily series per day.
 
     ``(None, None)`` with no visitors: there is no data to give a range for.
     """

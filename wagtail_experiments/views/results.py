@@ -137,6 +137,7 @@ def _display(results):
     return {
         "conversion_chart": mark_safe(charts.line_chart(
             results["daily"], value="cumulative_conversion_rate", percent=True,
+            band=("cumulative_ci_low", "cumulative_ci_high"),
             title=str(_("Cumulative conversion rate per variant")),
         )),
         "visitors_chart": mark_safe(charts.line_chart(
