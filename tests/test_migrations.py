@@ -1,5 +1,6 @@
 """Migrations that move data, run forwards on rows made with the models of their time."""
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,17 @@ def migrate(targets):
     executor.loader.build_graph()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
+
+
+@contextmanager
+def migrated_back_to(name):
+    """The app registry as of migration ``name``, the database migrated back to it; the
+    latest migrations again afterwards, whatever happened."""
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
+    try:
+        yield migrate([(APP, name)])
+    finally:
+        migrate(latest)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -106,9 +118,7 @@ def test_0004_pins_the_live_content_of_served_variants():
 
 @pytest.mark.django_db(transaction=True)
 def test_0006_declares_the_primary_goal_and_the_goals_seen():
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
-    try:
-        old = migrate([(APP, "0005_rate_counters")])
+    with migrated_back_to("0005_rate_counters") as old:
         Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
         Rollup, Event_ = old.get_model(APP, "DailyRollup"), old.get_model(APP, "Event")
         LeadForm = old.get_model(APP, "LeadForm")
@@ -141,18 +151,13 @@ def test_0006_declares_the_primary_goal_and_the_goals_seen():
         ]
         # At most 20 goals seen, by converting visitors; invalid names are left out.
         assert len(goals) == 21 and "bad name!" not in [name for name, *_ in goals]
-    finally:
-        migrate(latest)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_0007_plans_running_experiments_from_their_observed_baseline():
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
-    try:
-        old = migrate([(APP, "0006_declared_goals")])
+    with migrated_back_to("0006_declared_goals") as old:
         Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
         Rollup = old.get_model(APP, "DailyRollup")
-        rows = {}
         for slug, visitors, conversions in (("seen", 4000, 500), ("few", 40, 4),
                                             ("none", 0, 0)):
             experiment = Experiment_.objects.create(
@@ -167,7 +172,6 @@ def test_0007_plans_running_experiments_from_their_observed_baseline():
                 Rollup.objects.create(experiment=experiment, variant=control, goal="lead",
                                       day="2026-11-01", visitors=conversions,
                                       events=conversions)
-            rows[slug] = experiment.pk
 
         new = migrate([(APP, "0007_decision_settings")])
         baselines = dict(new.get_model(APP, "Experiment").objects.values_list("slug",
@@ -178,15 +182,11 @@ def test_0007_plans_running_experiments_from_their_observed_baseline():
         tunings = dict(new.get_model(APP, "Experiment").objects.values_list("slug",
                                                                             "sequential_tuning"))
         assert tunings == {"seen": 5000, "few": 5000, "none": None}
-    finally:
-        migrate(latest)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_0008_replays_stored_events_into_visitor_totals_and_squares():
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes(APP)
-    try:
-        old = migrate([(APP, "0007_decision_settings")])
+    with migrated_back_to("0007_decision_settings") as old:
         Experiment_, Variant = old.get_model(APP, "Experiment"), old.get_model(APP, "Variant")
         Rollup, Event_ = old.get_model(APP, "DailyRollup"), old.get_model(APP, "Event")
         Completion = old.get_model(APP, "GoalCompletion")
@@ -222,5 +222,3 @@ def test_0008_replays_stored_events_into_visitor_totals_and_squares():
                                                                              "value_sq_sum"))
         # v: 10² yesterday, then 15² - 10² today under "(other)"; w: 4².
         assert squares == {"ads": 100.0, "(other)": 125.0, "": 16.0}
-    finally:
-        migrate(latest)

@@ -169,6 +169,7 @@ def experiment_results(experiment, goal=None, since=None, until=None):
     # when a range is shown or the verdict was taken at an earlier look.
     split = analysis if whole is rollups else _analyze(
         _counts(whole, ordered, goal), rule, tuning, weights=[v["weight"] for v in variants])
+    goals = _goal_statistics(experiment, ordered, rollups, declared, rule, tuning)
     outcome = _outcome(experiment)
     if outcome is not None or experiment.status == experiment.Status.PAUSED:
         planning["days_remaining"] = None  # no traffic is coming
@@ -191,9 +192,9 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "variants": variants,
         "srm_p_value": split["srm_p_value"],
         "srm_detected": split["srm_detected"],
-        "goals": _goal_statistics(experiment, ordered, rollups, declared, rule, tuning),
+        "goals": goals,
         "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
-                            split["srm_detected"]),
+                            split["srm_detected"], goals if whole is rollups else None),
         "planning": planning,
         "daily": _daily(ordered, goal, rollups, rule.alpha),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
@@ -268,22 +269,14 @@ def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, throu
 
 
 def _judge_rows(goal, rule):
-    """Each variant's ``outcome`` on a goal, as its table reads it: "better" or "worse"
-    than the control in the goal's direction, or None (no clear difference). Guardrails
-    judge by the unadjusted p-value, as they do when they block a winner."""
-    p_name = "p_value" if goal["role"] == "guardrail" else "p_value_adjusted"
+    """Each variant's ``outcome`` on a goal, as its table reads it (``verdicts.outcome``):
+    "better", "worse" or None. Guardrails judge by the unadjusted p-value, as they do when
+    they block a winner, and a variant that harms one is "worse"."""
+    goal_rule = replace(rule, higher_is_better=goal["higher_is_better"])
+    control = goal["variants"][0]
     for row in goal["variants"][1:]:
-        p_value, lift = row.get(p_name), row.get("lift")
-        outcome = None
-        if p_value is not None and p_value < rule.alpha:
-            if lift is None:  # a control without conversions: the rates say which way
-                lift = (row.get("conversion_rate") or 0.0) - (
-                    goal["variants"][0].get("conversion_rate") or 0.0)
-            improvement = lift if goal["higher_is_better"] else -lift
-            outcome = "better" if improvement > 0 else "worse" if improvement < 0 else None
-        if row["key"] in goal["harmed_by"]:
-            outcome = "worse"
-        row["outcome"] = outcome
+        row["outcome"] = "worse" if row["key"] in goal["harmed_by"] else verdicts.outcome(
+            row, control, goal_rule, adjusted=goal["role"] != "guardrail")
 
 
 def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):
@@ -328,11 +321,13 @@ def _capped_totals(experiment, goal, cap):
     return {variant_id: (total or 0.0, squares or 0.0) for variant_id, total, squares in rows}
 
 
-def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm_detected):
+def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm_detected,
+             goals=None):
     """``verdicts.verdict`` on the primary goal. A sequential experiment is judged on all
     its data at every look. A fixed-horizon one is judged once: on the data up to the
     first full day that reached its planned sample and minimums, and that answer stays
-    (later data is shown, but cannot change it)."""
+    (later data is shown, but cannot change it). ``goals``: the goals' statistics on all
+    of ``rollups`` when already computed (reused for a look at all the data)."""
     look, days_running, sample_reached = None, _days_running(experiment, rollups), True
     if rule.method == "fixed":
         look = _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning)
@@ -346,7 +341,9 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
                 "frozen_on": None, "rule": experiment.decision_rule, "stopped_early": False,
                 "effect": None}
     guardrails = {}
-    for goal in _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look):
+    if goals is None or look is not None:
+        goals = _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look)
+    for goal in goals:
         for key in goal["harmed_by"]:
             guardrails.setdefault(key, []).append(goal["name"])
         for key in goal["revenue_harmed_by"]:

@@ -172,9 +172,7 @@ def harmed_by(variants: Sequence[Mapping], rule: DecisionRule,
             chance = variant.get("chance_to_beat_control")
             worse = chance is not None and chance <= 1 - rule.chance_to_win
         else:
-            p_value = variant.get("p_value")
-            worse = (p_value is not None and p_value < rule.alpha
-                     and _improvement(variant, variants[0], rule) < 0)
+            worse = outcome(variant, variants[0], rule, adjusted=False) == "worse"
         if worse:
             harmed.append(variant["key"])
     return harmed
@@ -210,14 +208,26 @@ def _is_winner(variant, control, rule):
             chance is not None and loss is not None and rate > 0
             and chance >= rule.chance_to_win and loss <= rule.max_expected_loss * rate
         )
-    return _significant(variant, rule) and _improvement(variant, control, rule) > 0
+    return outcome(variant, control, rule) == "better"
 
 
 def _is_loser(variant, control, rule):
     if rule.bayesian:
         chance = variant.get("chance_to_beat_control")
         return chance is not None and chance <= 1 - rule.chance_to_win
-    return _significant(variant, rule) and _improvement(variant, control, rule) < 0
+    return outcome(variant, control, rule) == "worse"
+
+
+def outcome(variant: Mapping, control: Mapping, rule: DecisionRule, *,
+            adjusted: bool = True) -> str | None:
+    """"better" or "worse" than ``control`` in the goal's direction (``rule``), when the
+    difference is significant (by the adjusted p-value, or the raw one with
+    ``adjusted=False``); None when the data cannot tell."""
+    p_value = variant.get("p_value_adjusted" if adjusted else "p_value")
+    if p_value is None or p_value >= rule.alpha:
+        return None
+    improvement = _improvement(variant, control, rule)
+    return "better" if improvement > 0 else "worse" if improvement < 0 else None
 
 
 def _significant(variant, rule):

@@ -33,6 +33,7 @@ from wagtail_experiments.models import (
     LeadForm,
     Variant,
 )
+from wagtail_experiments.routing import get_route_table
 from wagtail_experiments.tracking import TrackedEvent, record_events, record_exposure
 
 HISTORY_DAYS = 21
@@ -70,6 +71,7 @@ def load_demo_history(experiment=None, *, days=None, daily_visitors=None, seed=2
     Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
     experiment.started_at = start
     rng = random.Random(seed)
+    route = get_route_table().by_slug[experiment.slug]
     visitors = 0
     with transaction.atomic():
         for day in range(days):
@@ -79,7 +81,7 @@ def load_demo_history(experiment=None, *, days=None, daily_visitors=None, seed=2
                 # same day.
                 moment = midnight + timedelta(seconds=rng.uniform(0, 82_800))
                 visitors += 1
-                _visit(experiment, rng, moment, visitors)
+                _visit(experiment, route, rng, moment, visitors)
     return visitors
 
 
@@ -113,16 +115,17 @@ def load_finished_experiment(*, seed=2025):
     experiment.start()
     start = _midnight(FINISHED_AGO + FINISHED_DAYS)
     rng = random.Random(seed)
+    route = get_route_table().by_slug[experiment.slug]
     with transaction.atomic():
         for day in range(FINISHED_DAYS):
             midnight = start + timedelta(days=day)
             for _ in range(round(FINISHED_DAILY_VISITORS * rng.uniform(0.9, 1.1))):
                 moment = midnight + timedelta(seconds=rng.uniform(0, 82_800))
-                variant = _bucketed(experiment, _visitor_id(rng))
+                variant = _bucketed(route, _visitor_id(rng))
                 if variant is None:
                     continue
                 visitor_id, variant = variant
-                record_exposure(experiment_id=experiment.pk, variant_id=variant.pk,
+                record_exposure(experiment_id=experiment.pk, variant_id=variant.id,
                                 visitor_id=visitor_id, at=moment)
                 if rng.random() < SIGNUP_RATES[variant.key]:
                     record_events(
@@ -143,17 +146,13 @@ def _visitor_id(rng):
     return "".join(rng.choice(_ID_ALPHABET) for _ in range(21))
 
 
-def _bucketed(experiment, visitor_id):
-    """(visitor id, variant) as the GrowthBook bucketing assigns it, or None."""
-    variants = experiment.ordered_variants()
-    index = assignment.assign(
-        visitor_id, experiment.hash_seed or experiment.slug,
-        [float(variant.weight) for variant in variants],
-        float(experiment.coverage) / 100, experiment.hash_version,
-    )
+def _bucketed(route, visitor_id):
+    """(visitor id, routed variant) as serving's bucketing assigns it, or None."""
+    index = assignment.assign(visitor_id, route.seed, route.weights, route.coverage,
+                              route.hash_version)
     if index == assignment.NOT_IN_EXPERIMENT:
         return None
-    return visitor_id, variants[index]
+    return visitor_id, route.variants[index]
 
 
 def _visitors_on(moment, day, days, daily_visitors, rng):
@@ -163,13 +162,13 @@ def _visitors_on(moment, day, days, daily_visitors, rng):
     return round(daily_visitors * growth * weekend * rng.uniform(0.9, 1.1))
 
 
-def _visit(experiment, rng, moment, number):
-    bucketed = _bucketed(experiment, _visitor_id(rng))
+def _visit(experiment, route, rng, moment, number):
+    bucketed = _bucketed(route, _visitor_id(rng))
     if bucketed is None:
         return
     visitor_id, variant = bucketed
     source = rng.choices([s for s, _ in UTM_SOURCES], [w for _, w in UTM_SOURCES])[0]
-    record_exposure(experiment_id=experiment.pk, variant_id=variant.pk, visitor_id=visitor_id,
+    record_exposure(experiment_id=experiment.pk, variant_id=variant.id, visitor_id=visitor_id,
                     utm={"utm_source": source} if source else None, at=moment)
     later = moment + timedelta(minutes=rng.uniform(1, 30))
     events = []
