@@ -250,10 +250,12 @@ def _insert(model, columns, rows):
 
 def _completions_sql(event, completion):
     """A visitor's first event of each goal (impressions complete none), like
-    ``tracking._complete_goals``."""
+    ``tracking._complete_goals``, with the visitor's running total of its values."""
     return sql.SQL(
-        "INSERT INTO {completions} ({experiment}, {variant}, {goal}, {visitor}, {created}) "
-        "SELECT {e_experiment}, {e_variant}, {e_goal}, {e_visitor}, min({e_created}) "
+        "INSERT INTO {completions} ({experiment}, {variant}, {goal}, {visitor}, {created}, "
+        "{total}) "
+        "SELECT {e_experiment}, {e_variant}, {e_goal}, {e_visitor}, min({e_created}), "
+        "coalesce(sum({e_value}), 0) "
         "FROM {events} WHERE {e_experiment} = %(experiment)s AND {e_goal} <> '' "
         "AND {e_type} <> 'impression' "
         "GROUP BY {e_experiment}, {e_variant}, {e_goal}, {e_visitor}"
@@ -264,6 +266,7 @@ def _completions_sql(event, completion):
         goal=_column(completion, "goal"),
         visitor=_column(completion, "visitor_id"),
         created=_column(completion, "created_at"),
+        total=_column(completion, "value_total"),
         events=_table(event),
         e_experiment=_column(event, "experiment"),
         e_variant=_column(event, "variant"),
@@ -271,29 +274,36 @@ def _completions_sql(event, completion):
         e_visitor=_column(event, "visitor_id"),
         e_created=_column(event, "created_at"),
         e_type=_column(event, "type"),
+        e_value=_column(event, "value"),
     )
 
 
 def _rollups_sql(event, exposure, completion, rollup):
     """Daily rollups as ``tracking`` keeps them: exposures under the goal "", and per goal
-    the events, their values and the visitors completing it that day, by landing
-    utm_source (the visitor's, copied onto every event)."""
+    the events, their values, what they added to the sum of squared visitor totals
+    ((x + v)² - x² for a running total x), and the visitors completing it that day, by
+    landing utm_source (the visitor's, copied onto every event)."""
     day = "({} AT TIME ZONE %(time_zone)s)::date"
     return sql.SQL(
         "INSERT INTO {rollups} ({r_experiment}, {r_variant}, {r_goal}, {r_day}, {r_source}, "
-        "{r_visitors}, {r_events}, {r_value}) "
+        "{r_visitors}, {r_events}, {r_value}, {r_squares}) "
         "SELECT %(experiment)s, variant, goal, day, source, sum(visitors), sum(events), "
-        "sum(value) FROM ("
+        "sum(value), sum(squares) FROM ("
         # Exposures: one visitor and one event each.
         "SELECT {x_variant} AS variant, '' AS goal, {x_day} AS day, {x_source} AS source, "
-        "1 AS visitors, 1 AS events, 0.0::float8 AS value FROM {exposures} "
-        "WHERE {x_experiment} = %(experiment)s "
+        "1 AS visitors, 1 AS events, 0.0::float8 AS value, 0.0::float8 AS squares "
+        "FROM {exposures} WHERE {x_experiment} = %(experiment)s "
         "UNION ALL "
-        "SELECT {e_variant}, {e_goal}, {e_day}, {e_source}, 0, 1, coalesce({e_value}, 0) "
+        "SELECT variant, goal, day, source, 0, 1, value, "
+        "total * total - (total - value) * (total - value) FROM ("
+        "SELECT {e_variant} AS variant, {e_goal} AS goal, {e_day} AS day, "
+        "{e_source} AS source, coalesce({e_value}, 0) AS value, "
+        "sum(coalesce({e_value}, 0)) OVER (PARTITION BY {e_visitor}, {e_goal} "
+        "ORDER BY {e_created}, {e_id}) AS total "
         "FROM {events} WHERE {e_experiment} = %(experiment)s AND {e_goal} <> '' "
-        "AND {e_type} <> 'impression' "
+        "AND {e_type} <> 'impression') AS valued "
         "UNION ALL "
-        "SELECT {c_variant}, {c_goal}, {c_day}, {x_source}, 1, 0, 0 "
+        "SELECT {c_variant}, {c_goal}, {c_day}, {x_source}, 1, 0, 0, 0 "
         "FROM {completions} JOIN {exposures} "
         "ON {x_experiment} = {c_experiment} AND {x_visitor} = {c_visitor} "
         "WHERE {c_experiment} = %(experiment)s"
@@ -308,6 +318,7 @@ def _rollups_sql(event, exposure, completion, rollup):
         r_visitors=_column(rollup, "visitors"),
         r_events=_column(rollup, "events"),
         r_value=_column(rollup, "value_sum"),
+        r_squares=_column(rollup, "value_sq_sum"),
         exposures=_table(exposure),
         x_experiment=_qualified(exposure, "experiment"),
         x_variant=_qualified(exposure, "variant"),
@@ -321,6 +332,9 @@ def _rollups_sql(event, exposure, completion, rollup):
         e_type=_column(event, "type"),
         e_source=_column(event, "utm_source"),
         e_value=_column(event, "value"),
+        e_visitor=_column(event, "visitor_id"),
+        e_created=_column(event, "created_at"),
+        e_id=_column(event, "id"),
         e_day=sql.SQL(day).format(_column(event, "created_at")),
         completions=_table(completion),
         c_experiment=_qualified(completion, "experiment"),
