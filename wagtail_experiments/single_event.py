@@ -20,7 +20,7 @@ from django.utils import timezone
 from .conf import get_setting
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .rollup_sources import OTHER_SOURCES
-from .sql import tracking_transaction
+from .sql import SET_BOUND, takes_bounded_query_strings, tracking_transaction
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -32,15 +32,7 @@ class StoredEvent:
 
 
 def can_store_in_one_statement():
-    connection = connections[router.db_for_write(Event)]
-    if connection.vendor != "postgresql":
-        return False
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    # psycopg 2 gives no result of a query string's later statements; server-side binding
-    # takes one statement per query.
-    options = connection.settings_dict.get("OPTIONS", {})
-    return is_psycopg3 and options.get("server_side_binding") is not True
+    return takes_bounded_query_strings(connections[router.db_for_write(Event)])
 
 
 def store_event(event, *, experiment_id, visitor_id, user_id=None, at=None):
@@ -66,12 +58,7 @@ def store_event(event, *, experiment_id, visitor_id, user_id=None, at=None):
         return _execute(connection, sql, params)
     # One query string, one implicit transaction: the bound applies to it alone.
     bound = f"{int(milliseconds)}ms"
-    return _execute(connection, _SET_BOUND + sql, [bound, bound, *params], results=2)
-
-
-_SET_BOUND = (
-    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true);"
-)
+    return _execute(connection, SET_BOUND + sql, [bound, bound, *params], results=2)
 
 
 def _execute(connection, sql, params, results=1):

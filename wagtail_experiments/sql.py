@@ -5,11 +5,21 @@ Both make concurrent, replayed writes exact: a row is new for exactly one writer
 counter is incremented in the database, never read-modified-written in Python.
 """
 
+import logging
 from contextlib import contextmanager
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 
 from .conf import get_setting
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL's deadlock_detected and serialization_failure, and lock_not_available and
+# query_canceled (a wait past TRACKING_DB_TIMEOUT_MS: concurrent writers of one hot row
+# queue for it; in the one-statement write of ``single_event`` the statement's own bound
+# often fires first): safe to retry the whole write, a bounded number of times.
+CONTENTION_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
+_ATTEMPTS = 3
 
 
 def _connection(model):
@@ -121,15 +131,57 @@ def bounded_transaction(model, milliseconds):
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
 
 
+def sqlstate_of(error):
+    """PostgreSQL's SQLSTATE code of a database error, or None (other databases)."""
+    return getattr(error.__cause__, "sqlstate", None)
+
+
+def retrying(write, *args):
+    """``write(*args)``, run again (at most three attempts in all) when it lost a race for a
+    row or waited past its bound; each attempt must be a whole transaction or savepoint."""
+    attempt = 1
+    while True:
+        try:
+            return write(*args)
+        except OperationalError as error:
+            if sqlstate_of(error) not in CONTENTION_SQLSTATES or attempt == _ATTEMPTS:
+                raise
+            logger.warning(
+                "Retrying a tracking write after %s (attempt %s).", sqlstate_of(error), attempt
+            )
+            attempt += 1
+
+
 def tracking_transaction(model):
     """``bounded_transaction`` for the writes and lookups of tracking (exposures, events,
     leads, rate counters), bounded by the ``TRACKING_DB_TIMEOUT_MS`` setting."""
     return bounded_transaction(model, get_setting("TRACKING_DB_TIMEOUT_MS"))
 
 
+def takes_bounded_query_strings(connection):
+    """Whether ``connection`` runs a query string of several statements, with parameters,
+    as one implicit transaction: PostgreSQL through psycopg 3's client-side binding
+    (psycopg 2 gives no result of later statements; server-side binding takes one)."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    options = connection.settings_dict.get("OPTIONS", {})
+    return is_psycopg3 and options.get("server_side_binding") is not True
+
+
+SET_BOUND = (
+    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true);"
+)
+
+
 def increment_counter(model, key, window, expires_at):
     """Add one to the ``(key, window)`` counter row of ``model`` (a ``RateCounter``) and
-    return the new count: one atomic upsert, so concurrent requests each count once."""
+    return the new count: one atomic upsert, so concurrent requests each count once.
+
+    Outside a transaction on PostgreSQL it is one query string with its bound, committed
+    by the server as it ends: the row is locked only while PostgreSQL runs it, never while
+    Python is busy elsewhere (concurrent requests of one client queue on that row)."""
     connection = _connection(model)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -143,6 +195,14 @@ def increment_counter(model, key, window, expires_at):
         f"DO UPDATE SET {count_column} = {table}.{count_column} + 1 "
         f"RETURNING {count_column}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key, window, expires_at])
+    params = [key, window, expires_at]
+    milliseconds = get_setting("TRACKING_DB_TIMEOUT_MS")
+    if milliseconds and not connection.in_atomic_block and takes_bounded_query_strings(connection):
+        bound = f"{int(milliseconds)}ms"
+        with connection.cursor() as cursor:
+            cursor.execute(SET_BOUND + sql, [bound, bound, *params])
+            cursor.nextset()  # past the set_config row
+            return cursor.fetchone()[0]
+    with tracking_transaction(model), connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]

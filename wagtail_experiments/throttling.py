@@ -4,8 +4,10 @@ form for notification e-mails, counted in fixed windows.
 Counts are atomic on every cache: Redis, Memcached and the local-memory cache increment
 atomically; for the others (file-based, database), whose ``incr`` reads and writes back,
 an upsert on a database row (``RateCounter``) counts instead, so concurrent requests are
-never lost. Each kind has its own budget: one client's config polling cannot use up the
-events or leads of everyone behind the same proxy.
+never lost: a counter row is locked only while PostgreSQL runs the upsert, and a race for
+it is retried; a locked table or an outage lets requests through. Each kind has its
+own budget: one client's config polling cannot use up the events or leads of everyone
+behind the same proxy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.core.cache import caches
 from ninja.throttling import BaseThrottle
 
 from .conf import DEFAULTS, get_setting
+from .sql import retrying
 
 # Endpoint kinds; each has its own budget per client address.
 CONFIG, ASSIGNMENT, EVENTS, LEADS = "config", "assignment", "events", "leads"
@@ -100,12 +103,13 @@ def _count_in_database(key, window, seconds):
     from .sql import increment_counter, tracking_transaction
 
     now = int(time.time())
-    # Bounded like tracking writes, and a savepoint inside a request's own transaction: a
-    # locked counter table lets the request through quickly instead of holding it up.
-    with tracking_transaction(RateCounter):
-        if random.random() < _CLEANUP_SHARE:
+
+    if random.random() < _CLEANUP_SHARE:
+        with tracking_transaction(RateCounter):
             RateCounter.objects.filter(expires_at__lt=now).delete()
-        return increment_counter(RateCounter, key, window, expires_at=now + seconds)
+    # Bounded like tracking writes (a savepoint inside a request's own transaction): a busy
+    # counter never holds a request up for long; a race for its row is retried.
+    return retrying(increment_counter, RateCounter, key, window, now + seconds)
 
 
 def client_address(request):

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from django.db import OperationalError
 from django.utils import timezone
 
 from . import single_event
@@ -18,18 +17,12 @@ from .attribution import utm_from_query
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .rollup_sources import rolled_up_source
 from .routing import get_route_table
-from .sql import add_to_counters, insert_ignoring_conflicts, tracking_transaction
+from .sql import add_to_counters, insert_ignoring_conflicts, retrying, tracking_transaction
 
 logger = logging.getLogger(__name__)
 
 ROLLUP_KEY = ("experiment", "variant", "goal", "day", "utm_source")
 ROLLUP_COUNTERS = ("visitors", "events", "value_sum", "value_sq_sum")
-# PostgreSQL's deadlock_detected and serialization_failure, and lock_not_available and
-# query_canceled (a wait past TRACKING_DB_TIMEOUT_MS: concurrent writers of one hot rollup
-# row queue for it; in the one-statement write of ``single_event`` the statement's own
-# bound often fires first): safe to retry the whole write, a bounded number of times.
-_RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
-_ATTEMPTS = 3
 
 
 def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None):
@@ -133,7 +126,7 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
         else:
             result.rejected.append({"index": index, "error": refusal or error})
     if candidates:
-        inserted = _with_retries(_store_events, candidates)
+        inserted = retrying(_store_events, candidates)
         result.accepted = len(inserted)
         result.duplicates = len(candidates) - len(inserted)
     return result
@@ -146,7 +139,7 @@ def _record_one_event(event, routes, visitor_id, user_id, at=None):
     if route is None or not route.collects_at(timezone.now()):
         result.rejected.append({"index": 0, "error": _not_running(event.experiment)})
         return result
-    stored = _with_retries(lambda: single_event.store_event(
+    stored = retrying(lambda: single_event.store_event(
         event, experiment_id=route.experiment_id, visitor_id=visitor_id, user_id=user_id,
         at=at,
     ))
@@ -335,14 +328,3 @@ def _rollup_row(row, goal, *, visitors=0, events=1, value_sum=0.0, value_sq_sum=
     }
 
 
-def _with_retries(write, *args):
-    attempt = 1
-    while True:
-        try:
-            return write(*args)
-        except OperationalError as error:
-            sqlstate = getattr(error.__cause__, "sqlstate", None)
-            if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _ATTEMPTS:
-                raise
-            logger.warning("Retrying an event write after %s (attempt %s).", sqlstate, attempt)
-            attempt += 1
