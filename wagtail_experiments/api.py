@@ -12,6 +12,7 @@ import logging
 
 from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from ninja import NinjaAPI, Status
@@ -35,6 +36,7 @@ from .routing import get_route_table
 from .schemas import (
     MAX_EVENTS_PER_REQUEST,
     AssignmentOut,
+    CsrfTokenOut,
     ErrorOut,
     EventBatchIn,
     EventIn,
@@ -46,6 +48,7 @@ from .schemas import (
     LeadIn,
     ResultsOut,
     Slug,
+    VisitorExperimentsOut,
     has_control_characters,
     is_parsable_url,
 )
@@ -400,6 +403,44 @@ def get_experiments_config(request):
         response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     patch_cache_control(response, public=True, max_age=CONFIG_MAX_AGE)
+    return response
+
+
+@api.get(
+    "/visitor/experiments",
+    response={200: VisitorExperimentsOut, 429: ErrorOut},
+    throttle=[EndpointThrottle(CONFIG)],
+    summary="The experiments this browser's visitor is in",
+    description=(
+        "The slugs of the running experiments that the visitor of this request's cookies "
+        "is in, as the tracker sends events for them. The tracker asks for them on pages "
+        "served from a shared cache (the SHARED_CACHE setting), which name nobody's "
+        "experiments. Read from the signed cookie: no database query. Never cached."
+    ),
+)
+def get_visitor_experiments(request):
+    # The answer is this visitor's: no shared cache may keep it for others.
+    setattr(request, PERSONALISED, True)
+    response = JsonResponse({"experiments": headless.tracked_experiments(request)})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@api.get(
+    "/csrf-token",
+    response={200: CsrfTokenOut, 429: ErrorOut},
+    throttle=[EndpointThrottle(CONFIG)],
+    summary="A CSRF token for a lead form",
+    description=(
+        "A token for the `csrfmiddlewaretoken` field of an HTML lead form on a page served "
+        "from a shared cache (the SHARED_CACHE setting), whose cached copy carries none; "
+        "the response sets the visitor's CSRF cookie. Never cached."
+    ),
+)
+def get_csrf_token(request):
+    setattr(request, PERSONALISED, True)
+    response = JsonResponse({"token": get_token(request)})
+    patch_cache_control(response, private=True, no_store=True)
     return response
 
 

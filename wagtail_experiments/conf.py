@@ -16,6 +16,12 @@ DEFAULTS = {
     # not store them. Set to False only when the CDN keys its cache on the assignment
     # (for example on the X-Experiment-Variant response header, or the cookies).
     "PRIVATE_CACHE_CONTROL": True,
+    # Behind a shared cache (Varnish, a CDN worker; docs/behind-a-cache.md): experiment
+    # responses are cacheable, one copy per variants key, when the cache keys them on the
+    # CACHE_KEY_COOKIE it copies into the X-Experiments-Variants request header; pages
+    # without an experiment get no per-visitor markup from the tracker tag.
+    "SHARED_CACHE": False,
+    "CACHE_KEY_COOKIE": "wexp_v",
     # Django cache alias holding the route-table version shared by all processes. It must
     # be a cache every process sees (Redis, Memcached, file-based) in multi-process
     # deployments; a per-process LocMemCache only invalidates within one process.

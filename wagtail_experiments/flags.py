@@ -16,6 +16,7 @@ import logging
 
 from django.utils import timezone
 
+from . import shared_cache
 from .decisions import assign_request, count_exposure, counts_as_exposure
 from .middleware import PERSONALISED
 from .routing import get_route_table
@@ -63,8 +64,10 @@ def _decide(request, slug):
         return None
     assignment = assign_request(request, route)
     if route.winner_key is None:
-        # What this response shows now depends on the visitor: keep it out of shared caches.
+        # What this response shows now depends on the visitor: keep it out of shared caches
+        # (or, in shared-cache mode, cache one copy per variant).
         setattr(request, PERSONALISED, True)
+        shared_cache.depends_on(request, route, assignment)
     if counts_as_exposure(request, assignment):
         count_exposure(request, assignment)
     return assignment if assignment is not None and assignment.variant is not None else None

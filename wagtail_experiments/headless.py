@@ -23,8 +23,9 @@ from .decisions import (
     is_editor,
     is_excluded,
 )
+from .exclusions import may_track
 from .routing import get_route_table
-from .visitor import Visitor
+from .visitor import Visitor, cookie_visitor_id
 
 
 class NotFound(Exception):
@@ -192,3 +193,22 @@ def _api_url(request, name, args=()):
     except NoReverseMatch:
         return None
     return request.build_absolute_uri(url)
+
+
+def tracked_experiments(request):
+    """Slugs of the running experiments this visitor is in, for the tracker: the one served
+    on this page, and those remembered in the signed assignment cookie (no query)."""
+    if request is None or not may_track(request):
+        return []
+    slugs = []
+    assignment = getattr(request, "experiment_assignment", None)
+    if assignment is not None and assignment.variant is not None and assignment.counts:
+        slugs.append(assignment.route.slug)
+    # The request's visitor as this request left it (a flag may have just assigned a new
+    # visitor), else as the cookie says.
+    if hasattr(request, "_wagtail_experiments_visitor") or cookie_visitor_id(request):
+        remembered = Visitor.from_request(request).assignments
+        for route in get_route_table().collecting(remembered, timezone.now()):
+            if route.slug not in slugs:
+                slugs.append(route.slug)
+    return slugs

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Site
 
+from . import shared_cache
 from .conf import get_setting
 from .decisions import Assignment, assign_request, count_exposure, counts_as_exposure
 from .routing import get_route_table
@@ -41,13 +42,19 @@ class ExperimentMiddleware:
             logger.exception("Experiment bucketing failed; serving the page unchanged.")
             route = assignment = None
         request.experiment_assignment = assignment
+        if route is not None and route.winner_key is None:
+            # Noted before the view, so that the tracker tag knows the page is keyed.
+            shared_cache.depends_on(request, route, assignment)
 
         response = self.get_response(request)
 
         if route is not None:
             self._finish(request, response, route, assignment)
-        self._write_cookies(request, response)
-        if getattr(request, PERSONALISED, False):
+        canonical_key = self._write_cookies(request, response)
+        if getattr(request, PERSONALISED, False) and not (
+            shared_cache.is_enabled()
+            and shared_cache.share_per_variant(request, response, canonical_key)
+        ):
             mark_per_visitor(response)
         return response
 
@@ -86,17 +93,30 @@ class ExperimentMiddleware:
     @staticmethod
     def _write_cookies(request, response):
         """Set the cookies of a visitor whose assignments changed during this request (the
-        page's experiment, ``get_variant``, the assignment API)."""
+        page's experiment, ``get_variant``, the assignment API), and in shared-cache mode
+        their variants key when it is not what the request sent. Returns that key (None
+        when the request has no visitor, or shared-cache mode is off)."""
         visitor = getattr(request, "_wagtail_experiments_visitor", None)
-        if visitor is None or not visitor.has_cookie_changes:
-            return
+        if visitor is None:
+            return None
         try:
-            visitor.write_cookies(
-                response, request, known_experiment_ids=get_route_table().experiment_ids
-            )
+            table = get_route_table()
+            if visitor.has_cookie_changes:
+                visitor.write_cookies(response, request, known_experiment_ids=table.experiment_ids)
+                setattr(request, PERSONALISED, True)
+            if not (shared_cache.is_enabled() and visitor.sets_cookies):
+                return None
+            key = shared_cache.cache_key(visitor, table)
+            if key != shared_cache.request_key(request) and (
+                visitor.has_cookie_changes or shared_cache.dependencies(request)
+            ):
+                shared_cache.write_key_cookie(response, request, key)
+                setattr(request, PERSONALISED, True)
+            return key
         except Exception:
             logger.exception("Could not set the experiment cookies.")
-        setattr(request, PERSONALISED, True)
+            setattr(request, PERSONALISED, True)
+            return None
 
 
 def mark_per_visitor(response):

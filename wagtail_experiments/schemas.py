@@ -243,6 +243,14 @@ class ExperimentsConfigOut(Schema):
     experiments: list[ExperimentConfigOut]
 
 
+class CsrfTokenOut(Schema):
+    token: str = Field(description="The value of the form's csrfmiddlewaretoken field.")
+
+
+class VisitorExperimentsOut(Schema):
+    experiments: list[str] = Field(description="Slugs of the visitor's running experiments.")
+
+
 class AssignedPageOut(Schema):
     id: int
     url: str | None = Field(description=(

@@ -1,9 +1,11 @@
 """A StreamField block that places a lead form on any page."""
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.snippets.blocks import SnippetChooserBlock
 
+from .. import shared_cache
 from .forms import FORM_MARKER, HONEYPOT, build_html_form
 
 # Bound forms of a failed submission, kept on the request so the re-rendered page shows
@@ -34,6 +36,10 @@ class LeadFormBlock(blocks.StructBlock):
                 "marker_name": FORM_MARKER,
                 "honeypot_name": HONEYPOT,
                 "sent": request is not None and request.GET.get("lead-sent") == lead_form.slug,
+                # On a page a shared cache keeps, no visitor's CSRF token is baked in:
+                # the form fetches one as it is submitted (lead_form.js).
+                "token_url": reverse("wagtail_experiments_api:get_csrf_token")
+                if shared_cache.is_enabled() and not submitted else None,
             }
         )
         return context

@@ -22,6 +22,7 @@ from wagtail.models import Orderable
 
 from .. import stats
 from ..forms import ExperimentAdminForm
+from ..purging import purge_after
 from ..targeting import DEVICES, Targeting, split_list
 from ..text import email_list
 from ..verdicts import DEFAULT_MINIMUM_CONVERSIONS, DEFAULT_MINIMUM_DAYS, DecisionRule
@@ -882,8 +883,10 @@ class Experiment(ClusterableModel):
         return (self.control_page_id, frozenset(self.variants.values_list("key", "page_id")))
 
     def log(self, action, user=None, **data):
-        """Record a lifecycle step in the experiment's history (its admin *History*)."""
+        """Record a lifecycle step in the experiment's history (its admin *History*), and
+        purge the shared caches' copies of its URL when the step changes what it serves."""
         log(instance=self, action=action, user=user, data=data)
+        purge_after(action, self)
 
     def resume(self, user=None):
         """Serve variants again with the same seed, so every visitor keeps their variant

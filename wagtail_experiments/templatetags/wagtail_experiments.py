@@ -4,52 +4,35 @@
 from django import template
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 
+from .. import shared_cache
 from ..conf import get_setting
-from ..exclusions import may_track
 from ..flags import get_assignment
+from ..headless import tracked_experiments
 from ..middleware import PERSONALISED
-from ..routing import get_route_table
-from ..visitor import Visitor, cookie_visitor_id
 
 register = template.Library()
-
-
-def visitor_experiments(request):
-    """Slugs of the running experiments this visitor is in: the one served on this page,
-    and those remembered in the signed assignment cookie (no database query)."""
-    if request is None or not may_track(request):
-        return []
-    slugs = []
-    assignment = getattr(request, "experiment_assignment", None)
-    if assignment is not None and assignment.variant is not None and assignment.counts:
-        slugs.append(assignment.route.slug)
-    # The request's visitor as this request left it (a flag may have just assigned a new
-    # visitor), else as the cookie says.
-    if hasattr(request, "_wagtail_experiments_visitor") or cookie_visitor_id(request):
-        remembered = Visitor.from_request(request).assignments
-        for route in get_route_table().collecting(remembered, timezone.now()):
-            if route.slug not in slugs:
-                slugs.append(route.slug)
-    return slugs
 
 
 @register.inclusion_tag("wagtail_experiments/tracker.html", takes_context=True)
 def experiment_tracker(context):
     request = context.get("request")
-    experiments = visitor_experiments(request)
-    if experiments:
-        # The page now names this visitor's experiments: shared caches must not keep it.
-        setattr(request, PERSONALISED, True)
-    return {
-        "config": {
-            "endpoint": reverse("wagtail_experiments_api:post_events"),
-            "experiments": experiments,
-            "clientExposure": get_setting("EXPOSURE_MODE") == "client",
-        },
-        "script_url": static("wagtail_experiments/tracker.js"),
+    config = {
+        "endpoint": reverse("wagtail_experiments_api:post_events"),
+        "clientExposure": get_setting("EXPOSURE_MODE") == "client",
     }
+    if shared_cache.is_enabled() and not shared_cache.dependencies(request):
+        # A page without an experiment stays one cached copy for everybody: the tracker
+        # asks for the visitor's experiments when it first has an event to send.
+        config["experiments"] = None
+        config["experimentsUrl"] = reverse("wagtail_experiments_api:get_visitor_experiments")
+    else:
+        config["experiments"] = tracked_experiments(request)
+        if config["experiments"]:
+            # The page names this visitor's experiments: private, or (shared-cache mode,
+            # on a page keyed by its variants) one copy per variants key.
+            setattr(request, PERSONALISED, True)
+    return {"config": config, "script_url": static("wagtail_experiments/tracker.js")}
 
 
 class TemplateVariant(str):

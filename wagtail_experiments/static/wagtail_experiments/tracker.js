@@ -12,7 +12,9 @@
     return;
   }
   var config = JSON.parse(configElement.textContent);
-  var experiments = config.experiments || [];
+  // null on a page served from a shared cache: asked for when first needed.
+  var experiments = config.experiments;
+  var waiting = null;
   var queue = [];
   var flushTimer = null;
   var FLUSH_DELAY_MS = 1000;
@@ -70,9 +72,38 @@
     }
   }
 
+  function withExperiments(callback) {
+    if (experiments) {
+      callback(experiments);
+      return;
+    }
+    if (waiting) {
+      waiting.push(callback);
+      return;
+    }
+    waiting = [callback];
+    var done = function (list) {
+      experiments = list;
+      var callbacks = waiting;
+      waiting = null;
+      callbacks.forEach(function (each) { each(list); });
+    };
+    if (!window.fetch || !config.experimentsUrl) {
+      done([]);
+      return;
+    }
+    window.fetch(config.experimentsUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : {}; })
+      .then(function (body) { done(body.experiments || []); }, function () { done([]); });
+  }
+
   function track(goal, options) {
     options = options || {};
-    experiments.forEach(function (slug) {
+    withExperiments(function (slugs) { trackFor(slugs, goal, options); });
+  }
+
+  function trackFor(slugs, goal, options) {
+    slugs.forEach(function (slug) {
       var event = { type: options.type || "custom", experiment: slug, id: newEventId() };
       if (goal) { event.goal = goal; }
       ["value", "step", "metadata", "block"].forEach(function (name) {
@@ -94,10 +125,17 @@
     if (block && block.getAttribute("data-block-id")) {
       options.block = block.getAttribute("data-block-id");
     }
-    track(element.getAttribute("data-experiment-goal"), options);
-    // A click often navigates away: send now rather than after the batching delay.
-    flush();
+    withExperiments(function (slugs) {
+      trackFor(slugs, element.getAttribute("data-experiment-goal"), options);
+      // A click often navigates away: send now rather than after the batching delay.
+      flush();
+    });
   }, true);
+
+  // A page from a shared cache: learn the visitor's experiments before a click needs them.
+  if (!experiments && document.querySelector("[data-experiment-goal]")) {
+    withExperiments(function () {});
+  }
 
   // The last chance before the page goes: hidden tabs may never come back.
   document.addEventListener("visibilitychange", function () {
@@ -105,12 +143,14 @@
   });
   window.addEventListener("pagehide", flush);
 
-  if (config.clientExposure) {
+  if (config.clientExposure && experiments) {
     experiments.forEach(function (slug) {
       enqueue({ type: "impression", experiment: slug, id: newEventId(),
                 url: window.location.href.slice(0, 2000) });
     });
   }
 
-  window.wagtailExperiments = { track: track, flush: flush, experiments: experiments.slice() };
+  window.wagtailExperiments = {
+    track: track, flush: flush, experiments: (experiments || []).slice()
+  };
 })();
