@@ -31,6 +31,14 @@ def test_the_goal_selector_shows_the_goal_the_figures_are_for(demo, admin_client
     assert '<option value="cta" selected>cta</option>' in html
 
 
+@pytest.mark.parametrize("dates", ["since=junk", f"since={days_ago(1)}&until={days_ago(3)}"])
+def test_a_bad_date_keeps_the_figures_on_the_goal_the_selector_shows(demo, admin_client, dates):
+    response = admin_client.get(results_url(demo, f"?goal=cta&{dates}"))
+    html = response.content.decode()
+    assert '<option value="cta" selected>cta</option>' in html
+    assert response.context["results"]["goal"] == "cta"
+
+
 def test_the_date_range_has_its_chooser_and_explains_a_bad_date(demo, admin_client):
     html = admin_client.get(results_url(demo)).content.decode()
     assert "date-time-chooser" in html  # the widget's script, which initDateChooser is in

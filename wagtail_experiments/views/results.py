@@ -92,12 +92,15 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
             data.setdefault("goal", self.object.primary_goal)
         form = ResultsFilterForm(data, experiment=self.object,
                                  initial={"goal": self.object.primary_goal})
-        filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+        valid = form.is_bound and form.is_valid()
+        # A bad date must not silently switch the figures to another goal than the one the
+        # selector shows: a valid goal applies on its own; the dates only as a valid range.
+        filters = getattr(form, "cleaned_data", {}) if form.is_bound else {}
         results = experiment_results(
             self.object,
             goal=filters.get("goal") or None,
-            since=filters.get("since"),
-            until=filters.get("until"),
+            since=filters.get("since") if valid else None,
+            until=filters.get("until") if valid else None,
         )
         if request.GET.get("export") == "csv":
             return results_csv(self.object, results)
