@@ -419,9 +419,13 @@ def get_experiments_config(request):
     ),
 )
 def get_visitor_experiments(request):
-    # The answer is this visitor's: no shared cache may keep it for others.
+    return _visitors_own(request, {"experiments": headless.tracked_experiments(request)})
+
+
+def _visitors_own(request, body):
+    """A JSON answer that is this visitor's alone: no cache may keep it, for them or others."""
     setattr(request, PERSONALISED, True)
-    response = JsonResponse({"experiments": headless.tracked_experiments(request)})
+    response = JsonResponse(body)
     patch_cache_control(response, private=True, no_store=True)
     return response
 
@@ -438,10 +442,7 @@ def get_visitor_experiments(request):
     ),
 )
 def get_csrf_token(request):
-    setattr(request, PERSONALISED, True)
-    response = JsonResponse({"token": get_token(request)})
-    patch_cache_control(response, private=True, no_store=True)
-    return response
+    return _visitors_own(request, {"token": get_token(request)})
 
 
 @api.get(
