@@ -110,6 +110,10 @@ def test_without_shared_cache_mode_nothing_changes(demo):
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(WAGTAILFRONTENDCACHE={"varnish": {
+    "BACKEND": "wagtail.contrib.frontend_cache.backends.HTTPBackend",
+    "LOCATION": "http://127.0.0.1:9",
+}})
 def test_lifecycle_steps_purge_the_control_url(demo, monkeypatch):
     from wagtail_experiments import purging
 
@@ -120,3 +124,14 @@ def test_lifecycle_steps_purge_the_control_url(demo, monkeypatch):
     demo.update_variant_content()
     demo.complete(winner=demo.variants.get(key="b"))
     assert purged == [demo.control_page_id] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_frontend_cache_backends_nothing_is_purged_or_scheduled(demo, monkeypatch):
+    from wagtail_experiments import purging
+
+    purged, timers = [], []
+    monkeypatch.setattr(purging, "purge_page", purged.append)
+    monkeypatch.setattr(purging.threading, "Timer", lambda *a, **k: timers.append(a))
+    demo.pause()
+    assert purged == [] and timers == []

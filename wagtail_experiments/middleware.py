@@ -97,14 +97,15 @@ class ExperimentMiddleware:
         their variants key when it is not what the request sent. Returns that key (None
         when the request has no visitor, or shared-cache mode is off)."""
         visitor = getattr(request, "_wagtail_experiments_visitor", None)
-        if visitor is None:
-            return None
+        shared = shared_cache.is_enabled()
+        if visitor is None or not (shared or visitor.has_cookie_changes):
+            return None  # a returning visitor's view, as before: no table lookup
         try:
             table = get_route_table()
             if visitor.has_cookie_changes:
                 visitor.write_cookies(response, request, known_experiment_ids=table.experiment_ids)
                 setattr(request, PERSONALISED, True)
-            if not (shared_cache.is_enabled() and visitor.sets_cookies):
+            if not (shared and visitor.sets_cookies):
                 return None
             key = shared_cache.cache_key(visitor, table)
             if key != shared_cache.request_key(request) and (

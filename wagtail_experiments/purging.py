@@ -33,7 +33,16 @@ def purge_after(action, experiment):
 
 def purge_page_twice(page_id):
     """Purge now, and again once every process has seen the change: another process may
-    serve (and a cache keep) the old variants until it rechecks its route table."""
+    serve (and a cache keep) the old variants until it rechecks its route table. Nothing
+    (and no timer) without frontend cache backends."""
+    from wagtail.contrib.frontend_cache.utils import get_backends
+
+    try:
+        if not get_backends():
+            return
+    except Exception:
+        logger.exception("The frontend cache settings are not usable; nothing purged.")
+        return
     purge_page(page_id)
     later = threading.Timer(
         get_setting("ROUTE_TABLE_RECHECK_SECONDS") + 0.5, purge_page, args=[page_id]
@@ -43,12 +52,10 @@ def purge_page_twice(page_id):
 
 
 def purge_page(page_id):
-    from wagtail.contrib.frontend_cache.utils import get_backends, purge_page_from_cache
+    from wagtail.contrib.frontend_cache.utils import purge_page_from_cache
     from wagtail.models import Page
 
     try:
-        if not get_backends():
-            return
         page = Page.objects.filter(pk=page_id).first()
         if page is not None:
             purge_page_from_cache(page.specific)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from .conf import get_setting
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .rollup_sources import OTHER_SOURCES
-from .sql import SET_BOUND, takes_bounded_query_strings, tracking_transaction
+from .sql import execute_with_bound, takes_bounded_query_strings, tracking_transaction
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -57,15 +57,15 @@ def store_event(event, *, experiment_id, visitor_id, user_id=None, at=None):
     if not milliseconds:
         return _execute(connection, sql, params)
     # One query string, one implicit transaction: the bound applies to it alone.
-    bound = f"{int(milliseconds)}ms"
-    return _execute(connection, SET_BOUND + sql, [bound, bound, *params], results=2)
+    return _execute(connection, sql, params, bound_ms=milliseconds)
 
 
-def _execute(connection, sql, params, results=1):
+def _execute(connection, sql, params, bound_ms=None):
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for _ in range(results - 1):
-            cursor.nextset()  # past the set_config row
+        if bound_ms:
+            execute_with_bound(cursor, sql, params, bound_ms)
+        else:
+            cursor.execute(sql, params)
         row = cursor.fetchone()
     return StoredEvent(exposed=row is not None, inserted=bool(row and row[1]))
 

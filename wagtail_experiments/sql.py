@@ -170,9 +170,18 @@ def takes_bounded_query_strings(connection):
     return is_psycopg3 and options.get("server_side_binding") is not True
 
 
-SET_BOUND = (
+_SET_BOUND = (
     "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true);"
 )
+
+
+def execute_with_bound(cursor, sql, params, milliseconds):
+    """Run ``sql`` behind the lock and statement bound in one query string (its implicit
+    transaction carries the bound, and commits as it ends; see
+    ``takes_bounded_query_strings``), leaving ``cursor`` at ``sql``'s result."""
+    bound = f"{int(milliseconds)}ms"
+    cursor.execute(_SET_BOUND + sql, [bound, bound, *params])
+    cursor.nextset()  # past the set_config row
 
 
 def increment_counter(model, key, window, expires_at):
@@ -198,10 +207,8 @@ def increment_counter(model, key, window, expires_at):
     params = [key, window, expires_at]
     milliseconds = get_setting("TRACKING_DB_TIMEOUT_MS")
     if milliseconds and not connection.in_atomic_block and takes_bounded_query_strings(connection):
-        bound = f"{int(milliseconds)}ms"
         with connection.cursor() as cursor:
-            cursor.execute(SET_BOUND + sql, [bound, bound, *params])
-            cursor.nextset()  # past the set_config row
+            execute_with_bound(cursor, sql, params, milliseconds)
             return cursor.fetchone()[0]
     with tracking_transaction(model), connection.cursor() as cursor:
         cursor.execute(sql, params)
