@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wagtail_experiments import stats
-from wagtail_experiments.verdicts import DecisionRule, verdict
+from wagtail_experiments.verdicts import DecisionRule, fixed_look_due, verdict
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,18 @@ def decided(scenario, rule, true_lift, experiments, seed):
     for experiment in conversions:
         for day, (control, variant) in enumerate(experiment, start=1):
             visitors = scenario.daily_visitors * day
-            reached = visitors >= needed
-            if rule.method == "fixed" and not (
-                reached and min(control, variant) >= rule.minimum_conversions
-                and day >= rule.minimum_days
-            ):
-                continue
             analysis = stats.analyze([(visitors, control), (visitors, variant)],
                                      alpha=rule.alpha, method=rule.method,
                                      sequential_tuning=tuning)
             figures = [{"key": key, **row}
                        for key, row in zip(("control", "b"), analysis["variants"], strict=True)]
-            decision = verdict(figures, rule, days_running=day, sample_reached=reached)
+            # As the results judge a fixed-horizon experiment: once, on its first due day.
+            if rule.method == "fixed" and not fixed_look_due(
+                figures, rule, days_running=day, visitors_needed=needed
+            ):
+                continue
+            decision = verdict(figures, rule, days_running=day,
+                               sample_reached=visitors >= needed)
             if decision["reason"] == "winner":
                 winners += 1
                 break

@@ -294,26 +294,65 @@ def test_a_goal_that_should_go_down_driven_to_zero_is_decided():
     assert (decision["reason"], decision["winner"]) == ("winner", "b")
 
 
-def test_a_capped_revenue_guardrail_counts_at_a_fixed_look(seeded_stats):
-    from wagtail_experiments.models import DailyRollup, GoalCompletion
+def _purchases(experiment, spends, day, visitors=400, prefix="buyer"):
+    """``visitors`` buyers per variant on ``day``, each spending ``spends[key]``: their
+    events, goal completions (running totals) and the day's rollup, as tracking keeps them."""
+    from datetime import datetime, time
 
-    seeded_stats.method = "fixed"
-    seeded_stats.minimum_detectable_effect = 50
+    from django.utils.timezone import get_default_timezone
+
+    from wagtail_experiments.models import DailyRollup, Event, GoalCompletion
+
+    at = datetime.combine(day, time(12), tzinfo=get_default_timezone())
+    for key, spend in spends.items():
+        variant = experiment.variants.get(key=key)
+        for n in range(visitors):
+            visitor = f"{prefix}-{key}-{n}"
+            Event.objects.create(experiment=experiment, variant=variant, visitor_id=visitor,
+                                 event_id=f"{visitor}-{day}", type="conversion",
+                                 goal="purchase", value=spend, created_at=at)
+            completion, _created = GoalCompletion.objects.get_or_create(
+                experiment=experiment, variant=variant, goal="purchase", visitor_id=visitor,
+                defaults={"created_at": at})
+            GoalCompletion.objects.filter(pk=completion.pk).update(
+                value_total=completion.value_total + spend)
+        DailyRollup.objects.create(experiment=experiment, variant=variant, goal="purchase",
+                                   day=day, visitors=visitors, events=visitors,
+                                   value_sum=visitors * spend,
+                                   value_sq_sum=visitors * spend**2)
+
+
+def _as_fixed(experiment):
+    experiment = type(experiment).objects.get(pk=experiment.pk)
+    experiment.method, experiment.minimum_detectable_effect = "fixed", 50
+    return experiment
+
+
+def test_a_capped_revenue_guardrail_counts_at_a_fixed_look(seeded_stats):
     Goal.objects.filter(experiment=seeded_stats, name="purchase").update(value_cap=1000)
-    for key, spend in (("control", 100.0), ("b", 20.0), ("c", 100.0)):
-        variant = seeded_stats.variants.get(key=key)
-        for n in range(400):
-            GoalCompletion.objects.create(experiment=seeded_stats, variant=variant,
-                                          goal="purchase", visitor_id=f"{key}-{n}",
-                                          value_total=spend)
-        DailyRollup.objects.create(experiment=seeded_stats, variant=variant, goal="purchase",
-                                   day=days_ago(5), visitors=400, events=400,
-                                   value_sum=400 * spend, value_sq_sum=400 * spend**2)
-    seeded_stats = type(seeded_stats).objects.get(pk=seeded_stats.pk)
-    seeded_stats.method, seeded_stats.minimum_detectable_effect = "fixed", 50
-    verdict = experiment_results(seeded_stats)["verdict"]
+    _purchases(seeded_stats, {"control": 100.0, "b": 20.0, "c": 100.0}, days_ago(5))
+    verdict = experiment_results(_as_fixed(seeded_stats))["verdict"]
     assert verdict["frozen_on"] is not None
     assert verdict["reason"] == "guardrail_harmed"
+
+
+def test_purchases_after_a_fixed_look_never_change_its_capped_guardrail(seeded_stats):
+    """The look judges each visitor's capped total as it stood at the end of its day: the
+    control's big spenders of today show in the figures, not in the frozen verdict."""
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(value_cap=1000)
+    _purchases(seeded_stats, {"control": 50.0, "b": 50.0, "c": 50.0}, days_ago(5))
+    before = experiment_results(_as_fixed(seeded_stats))["verdict"]
+    assert (before["reason"], before["winner"]) == ("winner", "b")
+    assert before["frozen_on"] < days_ago(0).isoformat()
+
+    # Today the control's buyers come back and spend up to the cap; b's and c's do not.
+    _purchases(seeded_stats, {"control": 950.0}, days_ago(0))
+    results = experiment_results(_as_fixed(seeded_stats))
+    purchase = next(goal for goal in results["goals"] if goal["name"] == "purchase")
+    now = purchase["revenue"]["variants"]
+    assert now[0]["mean"] > 5 * now[1]["mean"] and now[1]["p_value"] < 1e-6
+    assert {key: results["verdict"][key] for key in ("reason", "winner", "frozen_on")} == {
+        key: before[key] for key in ("reason", "winner", "frozen_on")}
 
 
 def test_the_split_check_is_the_whole_experiment_s_even_for_a_range(seeded_stats):

@@ -11,9 +11,10 @@ import time
 
 import numpy as np
 import pytest
-from scipy import integrate, special
+from scipy import integrate, optimize, special
 from scipy import stats as scipy_stats
 from statsmodels.stats import proportion as sm_proportion
+from statsmodels.stats import rates as sm_rates
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
@@ -157,8 +158,7 @@ def test_fixed_p_value_and_interval_are_statsmodels_log_ratio_test():
         alpha = rng.choice([*ALPHAS, rng.uniform(0.0005, 0.5)])
         result = comparison(control, variant, method="fixed", alpha=alpha)
         if control[1] == 0 or variant[1] == 0:
-            assert result["lift_ci_low"] is result["lift_ci_high"] is None
-            continue  # Fisher's exact test instead, below
+            continue  # the exact conditional test instead, below
         assert close(result["lift"], (variant[1] / variant[0]) / (control[1] / control[0]) - 1)
         if variant[1] == variant[0] and control[1] == control[0]:
             assert result["lift_ci_low"] is result["lift_ci_high"] is result["p_value"] is None
@@ -249,8 +249,7 @@ def test_sequential_lift_interval_matches_the_confidence_sequence_formula():
         tuning = rng.choice([5000, 100, 1_000_000, rng.uniform(10, 100_000)])
         result = comparison(control, variant, alpha=alpha, sequential_tuning=tuning)
         if control[1] == 0 or variant[1] == 0:
-            assert result["lift_ci_low"] is None
-            continue
+            continue  # the exact conditional test instead, below
         if variant[1] == variant[0] and control[1] == control[0]:
             assert result["lift_ci_low"] is result["p_value"] is None
             continue
@@ -296,7 +295,7 @@ def test_sequential_interval_is_wider_than_the_fixed_one():
     for control, variant in random_pairs(606, 200):
         sequential = comparison(control, variant)
         fixed = comparison(control, variant, method="fixed")
-        if sequential["lift_ci_low"] is not None:
+        if sequential["lift_ci_low"] is not None and control[1] and variant[1]:
             assert sequential["lift_ci_low"] < fixed["lift_ci_low"]
             assert sequential["lift_ci_high"] > fixed["lift_ci_high"]
 
@@ -485,23 +484,53 @@ def test_bayesian_figures_are_fast_for_large_counts():
 # Sample ratio mismatch
 
 
-def test_an_arm_without_conversions_is_tested_with_fisher_exact():
-    """A variant that stops all conversions is clearly worse, not untestable."""
+def test_an_arm_without_conversions_is_tested_exactly_with_its_interval():
+    """A variant that stops all conversions is clearly worse, not untestable: the exact
+    conditional test of the rate ratio (twice scipy's one-sided binomial test of where the
+    conversions fell) and the interval that inverts it (Clopper-Pearson's bound of the
+    variant's share, from scipy, as a rate ratio), for both methods."""
     rng = random.Random(1801)
+    checked = 0
     for _ in range(200):
         control_visitors, visitors = rng.randint(1, 20_000), rng.randint(1, 20_000)
         conversions = rng.randint(1, min(control_visitors, 800))
+        alpha, method = rng.choice(ALPHAS), rng.choice(stats.METHODS)
         arms = [(control_visitors, conversions), (visitors, 0)]
         if rng.random() < 0.5:
             arms.reverse()
-        result = stats.analyze(arms)["variants"][1]
+        result = stats.analyze(arms, alpha=alpha, method=method)["variants"][1]
         (first_visitors, first), (second_visitors, second) = arms
-        table = [[second, second_visitors - second], [first, first_visitors - first]]
-        one_sided = scipy_stats.fisher_exact(
-            table, alternative="less" if second == 0 else "greater").pvalue
+        converted = first + second
+        share = second_visitors / (first_visitors + second_visitors)
+        one_sided = scipy_stats.binomtest(
+            second, converted, share, alternative="less" if second == 0 else "greater").pvalue
         assert close(result["p_value"], min(1.0, 2 * one_sided))
-        assert result["lift_ci_low"] is None
+        if second:  # a control without conversions: no lift to bound
+            assert result["lift"] is result["lift_ci_low"] is result["lift_ci_high"] is None
+            continue
+        bound = scipy_stats.binomtest(0, converted, share).proportion_ci(
+            1 - alpha, method="exact").high
+        ratio = bound * first_visitors / ((1 - bound) * second_visitors)
+        assert result["lift"] == result["lift_ci_low"] == -1.0
+        assert close(result["lift_ci_high"], ratio - 1, 1e-9)
+        assert (result["p_value"] < alpha) == (result["lift_ci_high"] < 0)
+        checked += 1
+    assert checked > 60
+    # statsmodels' exact conditional test of two rates agrees (equal visitors: symmetric).
+    reference = sm_rates.test_poisson_2indep(0, 1000, 5, 1000, method="exact-cond")
+    assert close(stats.analyze([(1000, 5), (1000, 0)])["variants"][1]["p_value"],
+                 reference.pvalue)
     assert stats.analyze([(14_000, 560), (14_000, 0)])["variants"][1]["p_value"] < 1e-100
+
+
+def test_the_audited_zero_conversion_case_has_an_interval():
+    """Significant with no interval was the audit's complaint: now the interval says how
+    much worse the variant is at most, and excludes 0 exactly when the p-value is below
+    alpha."""
+    clear = stats.analyze([(5000, 60), (5000, 0)], method="fixed")["variants"][1]
+    assert clear["p_value"] < 1e-15 and -1 == clear["lift_ci_low"] < clear["lift_ci_high"] < -0.9
+    unclear = stats.analyze([(5000, 4), (5000, 0)], method="fixed")["variants"][1]
+    assert unclear["p_value"] == 0.125 and unclear["lift_ci_high"] > 0
 
 
 def test_sample_ratio_mismatch_matches_scipy_chisquare():
@@ -636,6 +665,85 @@ def test_detectable_effect_inverts_the_sample_size(method):
     assert stats.detectable_effect(0.05, 0) is None
 
 
+def reference_margin(baseline, target, visitors, alpha, power, method, tuning):
+    """Power margin of the log-ratio test with ``visitors`` per arm (continuous), with
+    scipy's normal quantiles and the numpy confidence sequence."""
+    spread = (1 - baseline) / baseline + (1 - target) / target
+    standard_error = np.sqrt(spread / visitors)
+    if method == "fixed":
+        half_width = scipy_stats.norm.ppf(1 - alpha / 2) * standard_error
+    else:
+        half_width = reference_sequential_half_width(standard_error, 2 * visitors, alpha, tuning)
+    noise = scipy_stats.norm.ppf(power) * standard_error
+    return abs(np.log(target / baseline)) - half_width - noise
+
+
+def reference_planned_visitors(baseline, mde, alpha, power, method, variants, tuning):
+    corrected = alpha / (variants - 1)
+    target = baseline * (1 + mde)
+    root = optimize.brentq(
+        lambda n: reference_margin(baseline, target, n, corrected, power, method, tuning),
+        1e-3, 1e12, xtol=1e-9, rtol=1e-15)
+    return root
+
+
+def reference_planned_tuning(baseline, mde, alpha, power, variants):
+    tuning = 2 * math.ceil(reference_planned_visitors(baseline, mde, alpha, power, "fixed",
+                                                 variants, None))
+    for _ in range(20):
+        planned = 2 * math.ceil(reference_planned_visitors(baseline, mde, alpha, power,
+                                                      "sequential", variants, tuning))
+        if abs(planned - tuning) <= 0.01 * tuning:
+            return planned
+        tuning = planned
+    return tuning
+
+
+def test_planning_matches_an_independent_root_finder():
+    """Sample sizes, the planned tuning and the detectable effect of both methods, against
+    scipy's root finder on the same power condition (normal quantiles from scipy, the
+    confidence sequence from its published formula): the same whole visitors, and the
+    same lift to 1e-6."""
+    rng = random.Random(1707)
+    checked = 0
+    for _ in range(40):
+        baseline = rng.uniform(0.005, 0.4)
+        mde = rng.choice([-1, 1]) * rng.uniform(0.03, 0.6)
+        if not 0 < baseline * (1 + mde) < 1:
+            continue
+        alpha, power = rng.choice(ALPHAS), rng.choice([0.7, 0.8, 0.9])
+        variants = rng.choice([2, 3, 4])
+        tuning = reference_planned_tuning(baseline, mde, alpha, power, variants)
+        assert stats.planned_sequential_tuning(baseline, mde, alpha, power,
+                                               variants=variants) == tuning
+        for method in stats.METHODS:
+            root = reference_planned_visitors(baseline, mde, alpha, power, method, variants, tuning)
+            planned = stats.sample_size(baseline, mde, alpha, power, method=method,
+                                        variants=variants, sequential_tuning=tuning)
+            assert planned == math.ceil(root) or abs(root - round(root)) < 1e-6
+            visitors = rng.randint(500, 400_000)
+            lift = stats.detectable_effect(baseline, visitors, alpha, power, method=method,
+                                           variants=variants, sequential_tuning=tuning,
+                                           higher_is_better=mde > 0)
+            corrected = alpha / (variants - 1)
+
+            def margin(size, sign=1 if mde > 0 else -1, visitors=visitors, method=method,
+                       baseline=baseline, corrected=corrected, power=power, tuning=tuning):
+                return reference_margin(baseline, baseline * (1 + sign * size), visitors,
+                                        corrected, power, method, tuning)
+
+            upper = (1 / baseline - 1) * (1 - 1e-9) if mde > 0 else 1 - 1e-9
+            if margin(upper) < 0 if mde > 0 else max(margin(k / 100) for k in range(1, 100)) < 0:
+                assert lift is None
+                continue
+            if mde < 0:
+                upper = next(k / 100 for k in range(1, 100) if margin(k / 100) >= 0)
+            expected = optimize.brentq(margin, 1e-12, upper, xtol=1e-15, rtol=1e-13)
+            assert close(abs(lift), expected, 1e-6), (baseline, visitors, method, mde)
+            checked += 1
+    assert checked > 40
+
+
 def test_detectable_drop_for_goals_that_should_go_down():
     drop = stats.detectable_effect(0.2, 5000, higher_is_better=False)
     assert -1 < drop < 0
@@ -677,11 +785,9 @@ def test_all_zero_counts(method):
 def test_control_without_conversions_has_no_lift(method):
     variant = comparison((400, 0), (400, 12), method=method)
     assert variant["lift"] is variant["lift_ci_low"] is variant["lift_ci_high"] is None
-    # The rate ratio is undefined here: Fisher's exact test gives the p-value (doubled
-    # one-sided), and there is no interval.
-    table = [[12, 388], [0, 400]]
-    expected = 2 * scipy_stats.fisher_exact(table, alternative="greater").pvalue
-    assert close(variant["p_value"], expected)
+    # The rate ratio is undefined here: the exact conditional test gives the p-value (all
+    # 12 conversions in the variant, each there with chance 1/2), and there is no interval.
+    assert close(variant["p_value"], 2 * 0.5**12)
     assert variant["p_value_adjusted"] == variant["p_value"]
     assert variant["chance_to_beat_control"] > 0.99
     assert variant["expected_loss"] < 1e-4
@@ -720,8 +826,10 @@ def test_single_visitors(method):
     assert close(control["ci_low"], low)
     assert close(control["ci_high"], high)
     assert variant["lift"] == -1
-    # No conversion in the variant: the log rate ratio is infinite, so no interval.
-    assert variant["lift_ci_low"] is variant["lift_ci_high"] is None
+    # No conversion in the variant, one in the control: the exact conditional test, where
+    # the one conversion fell in either arm with chance 1/2, cannot tell them apart.
+    assert variant["p_value"] == 1.0
+    assert variant["lift_ci_low"] == -1 and variant["lift_ci_high"] > 0
     assert close(variant["chance_to_beat_control"], integrated_chance_to_beat((1, 1), (1, 0)))
     assert close(variant["expected_loss"], integrated_expected_loss((1, 1), (1, 0)))
     assert result["srm_p_value"] == 1.0
@@ -807,6 +915,41 @@ def moments(totals):
     return (len(totals), float(totals.sum()), float((totals * totals).sum()))
 
 
+def reference_fieller_lift(control, variant, critical):
+    """The lift interval of the means by test inversion, found numerically with scipy: the
+    ratios r at which Welch's statistic of ``variant - r * control`` is +/- ``critical``
+    (statistic and roots written independently of ``stats``); None while unbounded."""
+    a, b = variant.var(ddof=1) / len(variant), control.var(ddof=1) / len(control)
+    m_v, m_c = variant.mean(), control.mean()
+    if m_c <= 0 or m_c / np.sqrt(b) <= critical:
+        return None
+    if a == 0 and m_v == 0:
+        return -1.0, -1.0  # only r = 0 is within reach: the variant brought nothing
+
+    def statistic(r):
+        return (m_v - r * m_c) / np.sqrt(a + r * r * b)
+
+    estimate, reach = m_v / m_c, 1.0
+    while statistic(estimate + reach) > -critical:
+        reach *= 2
+    high = optimize.brentq(lambda r: statistic(r) + critical, estimate, estimate + reach,
+                           xtol=1e-14, rtol=1e-14)
+    reach = 1.0
+    while statistic(estimate - reach) < critical:
+        reach *= 2
+    low = optimize.brentq(lambda r: statistic(r) - critical, estimate - reach, estimate,
+                          xtol=1e-14, rtol=1e-14)
+    return max(-1.0, low - 1), max(-1.0, high - 1)
+
+
+def assert_lift_interval(result, reference):
+    if reference is None:
+        assert result["lift_ci_low"] is result["lift_ci_high"] is None
+    else:
+        assert close(result["lift_ci_low"], reference[0], 1e-6)
+        assert close(result["lift_ci_high"], reference[1], 1e-6)
+
+
 def test_fixed_mean_test_is_scipy_welch_t_test():
     rng = random.Random(1701)
     tested = 0
@@ -823,6 +966,8 @@ def test_fixed_mean_test_is_scipy_welch_t_test():
         assert close(result[1]["difference"], variant.mean() - control.mean())
         assert close(result[1]["difference_ci_low"], low)
         assert close(result[1]["difference_ci_high"], high)
+        critical = scipy_stats.t.ppf(1 - alpha / 2, reference.df)
+        assert_lift_interval(result[1], reference_fieller_lift(control, variant, critical))
         for arm, totals in zip(result, (control, variant), strict=True):
             assert close(arm["mean"], totals.mean())
             if totals.std() > 0:
@@ -853,13 +998,14 @@ def test_sequential_mean_test_is_the_confidence_sequence_on_the_difference():
         assert close(result["difference_ci_high"], difference + half_width)
         if control.mean() > 0:
             assert close(result["lift"], difference / control.mean())
-            assert close(result["lift_ci_low"],
-                         max(-1, (difference - half_width) / control.mean()))
+            assert_lift_interval(result, reference_fieller_lift(
+                control, variant, half_width / standard_error))
 
 
 @pytest.mark.parametrize("method", stats.METHODS)
 def test_mean_p_value_agrees_with_its_interval_and_lift_stays_above_minus_100(method):
     rng = random.Random(1703)
+    checked = 0
     for control, variant in random_revenue_arms(1703, 200):
         alpha = rng.choice(ALPHAS)
         result = stats.analyze_means([moments(control), moments(variant)], alpha=alpha,
@@ -869,7 +1015,27 @@ def test_mean_p_value_agrees_with_its_interval_and_lift_stays_above_minus_100(me
         excludes_zero = result["difference_ci_low"] > 0 or result["difference_ci_high"] < 0
         assert (result["p_value"] < alpha) == excludes_zero
         if result["lift_ci_low"] is not None:
-            assert result["lift_ci_low"] >= -1
+            assert -1 <= result["lift_ci_low"] <= result["lift"] <= result["lift_ci_high"]
+            assert (result["lift_ci_low"] > 0 or result["lift_ci_high"] < 0) == excludes_zero
+            checked += 1
+    assert checked > 100
+
+
+def test_the_lift_of_means_allows_for_the_control_s_uncertainty():
+    """A control mean known only roughly widens the lift interval beyond the difference's
+    interval divided by that mean (which treated it as exact), and a control mean not
+    clearly above zero gives no bounded lift at all."""
+    rng = np.random.default_rng(1704)
+    control, variant = rng.exponential(10, 200), rng.exponential(13, 200)
+    result = stats.analyze_means([moments(control), moments(variant)], method="fixed")
+    row = result["variants"][1]
+    naive = (row["difference_ci_low"] / control.mean(), row["difference_ci_high"] / control.mean())
+    assert row["lift_ci_high"] - row["lift_ci_low"] > naive[1] - naive[0]
+    noisy = np.zeros(200)
+    noisy[:2] = [40.0, 3.0]
+    unbounded = stats.analyze_means([moments(noisy), moments(variant)], method="fixed")
+    row = unbounded["variants"][1]
+    assert row["lift"] is not None and row["lift_ci_low"] is row["lift_ci_high"] is None
 
 
 def test_mean_edge_cases_and_validation():

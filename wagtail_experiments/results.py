@@ -282,21 +282,19 @@ def _judge_rows(goal, rule):
 def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):
     """The revenue-per-visitor test of a revenue goal (``stats.analyze_means``): every
     exposed visitor counts, with their total of the goal's values (0 without any), capped
-    at the goal's ``value_cap`` when it has one; at the end of the day ``through`` if given
-    (uncapped goals only). None with a date range: a visitor's total then straddles its
+    at the goal's ``value_cap`` when it has one; at the end of the day ``through`` if given.
+    None with a date range: a visitor's total then straddles its
     start."""
     if not rollups.whole_experiment or len(ordered) < 2:
         return None
-    if goal.value_cap is not None:
-        # Capped totals exist only as they are now: a look at an earlier day judges by
-        # them, which can only find harm sooner, never later.
-        through = None
     visitors = [rollups.total(EXPOSURES, v.pk, through=through)[0] for v in ordered]
     if goal.value_cap is None:
         sums = [(rollups.total(goal.name, v.pk, through=through)[2],
                  rollups.squares(goal.name, v.pk, through=through)) for v in ordered]
     else:
-        capped = _capped_totals(experiment, goal.name, float(goal.value_cap))
+        cap = float(goal.value_cap)
+        capped = (_capped_totals(experiment, goal.name, cap) if through is None
+                  else _capped_totals_through(experiment, goal.name, cap, through))
         sums = [capped.get(variant.pk, (0.0, 0.0)) for variant in ordered]
     arms = [(n, total, squares) for n, (total, squares) in zip(visitors, sums, strict=True)]
     analysis = stats.analyze_means(arms, alpha=rule.alpha, method=rule.method,
@@ -319,6 +317,26 @@ def _capped_totals(experiment, goal, cap):
         .order_by()
     )
     return {variant_id: (total or 0.0, squares or 0.0) for variant_id, total, squares in rows}
+
+
+def _capped_totals_through(experiment, goal, cap, day):
+    """As ``_capped_totals``, with each visitor's total as it stood at the end of ``day``,
+    added up from the stored events: a fixed-horizon look keeps judging by the data of its
+    day, so later purchases cannot change a frozen verdict."""
+    totals = (
+        Event.objects.filter(experiment=experiment, goal=goal,
+                             created_at__lt=_midnight(day + timedelta(days=1)))
+        .exclude(type=Event.Type.IMPRESSION)
+        .values_list("variant_id", "visitor_id")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    sums = defaultdict(lambda: [0.0, 0.0])
+    for variant_id, _visitor, total in totals.iterator():
+        capped = min(total or 0.0, cap)
+        sums[variant_id][0] += capped
+        sums[variant_id][1] += capped * capped
+    return {variant_id: tuple(pair) for variant_id, pair in sums.items()}
 
 
 def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm_detected,
@@ -394,9 +412,9 @@ def _days_running(experiment, rollups):
 
 
 def _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning):
-    """The first full day by whose end every arm had the planned visitors, the experiment
-    the minimum days, and the arms the minimum conversions (as ``verdicts.missing``
-    counts them); None until there is one. Today is not full until it ends, unless the
+    """The first full day by whose end the look is due (``verdicts.fixed_look_due``: the
+    planned visitors in every arm, the minimum days and conversions); None until there is
+    one. Today is not full until it ends, unless the
     experiment is over."""
     needed = planning["visitors_needed_per_variant"]
     if not needed or len(ordered) < 2:
@@ -411,9 +429,10 @@ def _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning):
             visitors[index] += rollups.total(EXPOSURES, variant.pk, day=day)[0]
         days_running = _days_through(experiment, rollups, day)
         if min(visitors) < needed or days_running < rule.minimum_days:
-            continue
+            continue  # cheaply not yet: no figures needed
         figures = _primary_figures(experiment, ordered, rollups, rule, tuning, day)
-        if not verdicts.missing(figures, rule, days_running=days_running):
+        if verdicts.fixed_look_due(figures, rule, days_running=days_running,
+                                   visitors_needed=needed):
             return day
     return None
 

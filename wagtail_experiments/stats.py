@@ -106,11 +106,13 @@ def analyze(
     unsubscribes): "beating" the control then means converting less, and the expected
     loss counts the conversions added.
 
-    ``None`` marks what cannot be computed yet: the lift without conversions in the
-    control; its interval (and the sequential p-value, which is read off it) when the
-    variant has no conversions or everybody converted in both arms, since the error
-    estimate is then zero; the z-test's p-value when nobody or everybody converted in both
-    arms; and everything comparative while an arm has no visitors.
+    When exactly one arm has no conversions, the p-value and the interval (for both
+    methods) come from the exact conditional test of the rate ratio instead: a variant
+    without conversions has a lift of -100 % and an interval from -100 % up.
+
+    ``None`` marks what cannot be computed yet: the lift and its interval without
+    conversions in the control; the interval and p-value when nobody or everybody
+    converted in both arms; and everything comparative while an arm has no visitors.
     """
     arms = _validated_counts(counts)
     _validate_alpha(alpha)
@@ -166,8 +168,9 @@ def analyze_means(
     ``ci_high`` (Student's t interval of the mean); every arm but the control also
     ``difference`` (its mean minus the control's) with ``difference_ci_low`` and
     ``difference_ci_high``, ``p_value``, ``p_value_adjusted`` (Holm), ``lift`` (relative to
-    the control's mean) with ``lift_ci_low`` and ``lift_ci_high`` (the difference's interval
-    relative to the control's mean, never below -100 %). One test gives the p-value and the
+    the control's mean) with ``lift_ci_low`` and ``lift_ci_high`` (Fieller's interval of
+    the ratio of the means, from the same test, never below -100 %; None while the
+    control's mean is not clearly above zero). One test gives the p-value and the
     intervals: Welch's t-test for ``"fixed"`` (as ``scipy.stats.ttest_ind(equal_var=False)``),
     the confidence sequence on the difference for ``"sequential"``; so ``p_value < alpha``
     exactly when the interval excludes zero. ``None`` marks what cannot be computed: arms of
@@ -258,9 +261,33 @@ def _mean_comparison(control, variant, alpha, method, tuning) -> dict:
     low, high = difference - half_width, difference + half_width
     figures.update(difference_ci_low=low, difference_ci_high=high, p_value=p_value)
     if control_mean > 0:
-        figures["lift_ci_low"] = max(-1.0, low / control_mean)
-        figures["lift_ci_high"] = max(-1.0, high / control_mean)
+        figures["lift_ci_low"], figures["lift_ci_high"] = _lift_of_means_interval(
+            mean, control_mean, share, control_share, half_width / standard_error
+        )
     return figures
+
+
+def _lift_of_means_interval(mean, control_mean, variance, control_variance, critical):
+    """Fieller's interval of ``mean / control_mean - 1``: every ratio r for which the
+    difference ``mean - r * control_mean`` is within ``critical`` standard errors of zero
+    (``variance`` and ``control_variance`` are each mean's squared standard error).
+
+    At r = 1 that is the difference's own test, so the lift interval excludes 0 exactly
+    when the difference's excludes 0; unlike dividing the difference's interval by the
+    control's mean, it allows for the control's mean being uncertain too. ``(None, None)``
+    while the control's mean is itself within ``critical`` standard errors of zero: the
+    ratio then has no bounded interval. Never below -1 (-100 %)."""
+    critical_squared = critical * critical
+    curvature = control_mean * control_mean - critical_squared * control_variance
+    if curvature <= 0:
+        return None, None
+    # The roots of (mean - r * control_mean)^2 = critical^2 (variance + r^2 control_variance).
+    centre = mean * control_mean
+    spread = math.sqrt(max(0.0, critical_squared * (
+        variance * control_mean * control_mean + control_variance * mean * mean
+        - critical_squared * variance * control_variance)))
+    low, high = (centre - spread) / curvature, (centre + spread) / curvature
+    return max(-1.0, low - 1), max(-1.0, high - 1)
 
 
 def _student_t_two_sided(t: float, degrees: float) -> float:
@@ -671,11 +698,11 @@ def _comparison(
 
     lift_ci_low = lift_ci_high = p_value = None
     # Without conversions in an arm the log ratio is infinite, and with everybody
-    # converting in both arms its standard error is zero: no interval then. An arm without
-    # conversions against one with some still gets a p-value, from Fisher's exact test, so
+    # converting in both arms its standard error is zero. An arm without conversions
+    # against one with some is still tested, exactly (see ``_without_conversions``), so
     # that a variant which stops all conversions is not "untestable" but clearly worse.
     if both_seen and (control_conversions == 0) != (conversions == 0):
-        p_value = _fisher_exact_p_value(control, variant)
+        p_value, lift_ci_low, lift_ci_high = _without_conversions(control, variant, alpha)
     if standard_error:
         total_visitors = control_visitors + visitors
         if method == "fixed":
@@ -721,22 +748,34 @@ def _log_rate_ratio(
     return log_ratio, math.sqrt(max(variance, 0.0))
 
 
-def _fisher_exact_p_value(control: tuple[int, int], variant: tuple[int, int]) -> float:
-    """Two-sided p-value of Fisher's exact test when one arm has no conversions: twice the
-    probability that all k conversions fall in the other arm by chance (capped at 1).
+def _without_conversions(
+    control: tuple[int, int], variant: tuple[int, int], alpha: float
+) -> tuple[float, float | None, float | None]:
+    """p-value and lift interval when exactly one arm has no conversions: the exact
+    conditional test of the rate ratio (as ``statsmodels.stats.rates.test_poisson_2indep``
+    with ``method="exact-cond"``), and the interval that inverts it.
 
-    With one arm at zero that table is the most extreme one in its direction, so this is
-    the usual doubled one-sided p-value: P = C(n_other, k) / C(n_total, k).
+    Given the k conversions of both arms, those of the variant are binomial, each in the
+    variant with chance n_v r / (n_v r + n_c) for a rate ratio r. All k fell in one arm:
+    the two-sided p-value is twice the chance of that at r = 1 (capped at 1), and the
+    interval holds the ratios at which that chance is at least alpha / 2 (Clopper-Pearson's
+    bound of the binomial share, turned into a ratio). So again p < alpha exactly when
+    the interval excludes a lift of 0. A variant without conversions gets the lift
+    interval [-100 %, upper bound]; against a control without conversions the lift is
+    undefined (a ratio to zero) and so is its interval, but the p-value stands.
     """
     (control_visitors, control_conversions), (visitors, conversions) = control, variant
     converted = control_conversions + conversions
-    other = control_visitors if conversions == 0 else visitors
     total = control_visitors + visitors
-    log_p = (
-        math.lgamma(other + 1) - math.lgamma(other - converted + 1)
-        - math.lgamma(total + 1) + math.lgamma(total - converted + 1)
-    )
-    return min(1.0, 2 * math.exp(log_p))
+    # The share of conversions each arm takes at r = 1 is its share of the visitors.
+    other_share = (control_visitors if conversions == 0 else visitors) / total
+    p_value = min(1.0, 2 * math.exp(converted * math.log(other_share)))
+    if conversions:
+        return p_value, None, None
+    # Clopper-Pearson's upper bound of the variant's share when it took none of k.
+    share = -math.expm1(math.log(alpha / 2) / converted)
+    ratio = share * control_visitors / ((1 - share) * visitors)
+    return p_value, -1.0, ratio - 1
 
 
 def _relative(log_ratio: float) -> float:

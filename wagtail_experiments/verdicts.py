@@ -137,6 +137,19 @@ def missing(variants: Sequence[Mapping], rule: DecisionRule, *, days_running: fl
     return _waiting_for(judged, rule, days_running, sample_reached)
 
 
+def fixed_look_due(variants: Sequence[Mapping], rule: DecisionRule, *, days_running: float,
+                   visitors_needed: int) -> bool:
+    """Whether a fixed-horizon experiment is judged on these figures (the data up to the
+    end of one day): every arm has ``visitors_needed`` visitors (its planned sample) and
+    nothing else is ``missing``. Its first such day is its one look; the verdict taken
+    there stays."""
+    return (
+        bool(visitors_needed)
+        and min(v.get("visitors") or 0 for v in variants) >= visitors_needed
+        and not missing(variants, rule, days_running=days_running)
+    )
+
+
 def _is_decided(variant, rule):
     """Clearly different from the control, in either direction."""
     if rule.bayesian:
