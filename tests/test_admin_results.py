@@ -54,12 +54,32 @@ def test_csv_export_of_table_and_series(seeded, admin_client):
     response = admin_client.get(url(seeded, export="csv"))
     assert response.headers["Content-Disposition"].endswith('landing-hero-results.csv"')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    header = rows[1]
-    b = dict(zip(header, rows[3], strict=True))
+
+    def section(title):
+        start = next(i for i, r in enumerate(rows) if r and r[0] == title)
+        end = next((i for i in range(start, len(rows)) if not rows[i]), len(rows))
+        return [dict(zip(rows[start + 1], r, strict=True)) for r in rows[start + 2:end]]
+
+    assert section("verdict")[0]["reason"] == "winner" and section("verdict")[0]["winner"] == "b"
+    b = section("variant table")[1]
     assert (b["key"], b["visitors"], b["conversions"]) == ("b", "1650", "300")
     assert float(b["lift"]) == pytest.approx((300 / 1650) / (170 / 1700) - 1)
-    daily = rows[rows.index(["daily series"]) + 2:]
-    assert len(daily) == 3 * 5
+    assert float(b["lift_ci_low"]) > 0
+    goals = section("goals")
+    assert {(g["goal"], g["key"]) for g in goals} >= {("lead", "control"), ("lead", "b")}
+    assert next(g for g in goals if g["key"] == "b" and g["goal"] == "lead")["outcome"] == "better"
+    utm = section("utm sources")
+    assert {(u["utm_source"], u["key"], u["visitors"]) for u in utm} >= {("ads", "b", "1650")}
+    daily = section("daily series")
+    assert len(daily) == 3 * 5 and all(d["cumulative_ci_low"] for d in daily)
+
+
+def test_the_csv_export_defuses_a_visitor_s_utm_source(seeded, admin_client):
+    seed(seeded, "b", days_ago(0), 5, 1, source="=HYPERLINK(1)")
+    content = admin_client.get(url(seeded, export="csv")).content.decode()
+    rows = list(csv.reader(io.StringIO(content)))
+    assert ["'=HYPERLINK(1)", "b", "5", "1", "2.0"] in rows
+    assert not any(cell.startswith("=") for r in rows for cell in r)
 
 
 def test_fragment_for_the_periodic_refresh(seeded, admin_client):
@@ -98,3 +118,75 @@ def test_dashboard_panel_lists_running_experiments(seeded, admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "Running experiments" in html and "Landing page hero" in html
     assert 'w-status--primary">winner</span>' in html
+
+
+def test_lifecycle_steps_from_the_results_return_to_them(seeded, admin_client):
+    """Pause, complete and promote from the results screen's buttons, as an analyst would:
+    each lands back on the results; promoting names the winner, happens once, and after
+    serving only publishing is left."""
+    import re
+    from html import unescape
+
+    def button(html, label):
+        link = re.search(rf'href="([^"]+)"[^>]*>\s*(?:<[^>]+>\s*)*{label}', html)
+        assert link, f"no {label} button"
+        return unescape(link.group(1))
+
+    results = url(seeded)
+    pause = button(admin_client.get(results).content.decode(), "Pause")
+    assert "next=" in pause
+    response = admin_client.post(pause, {"next": results})
+    assert (response.status_code, response["Location"]) == (302, results)
+
+    complete = button(admin_client.get(results).content.decode(), "Complete")
+    winner = seeded.variants.get(key="b")
+    response = admin_client.post(complete, {"winner": winner.pk, "next": results})
+    assert response["Location"] == results
+
+    promote = button(admin_client.get(results).content.decode(), "Promote winner")
+    confirmation = admin_client.get(promote).content.decode()
+    assert "Make the winner, Benefit headline (Landing), what every visitor sees." in confirmation
+    assert 'name="next"' in confirmation
+    response = admin_client.post(promote, {"mode": "serve", "next": results})
+    assert response["Location"] == results
+    seeded.refresh_from_db()
+    assert seeded.promotion_mode == "serve"
+
+    # Served to everyone: promoting again can only publish it onto the control page.
+    html = admin_client.get(results).content.decode()
+    form = admin_client.get(button(html, "Promote winner")).content.decode()
+    assert 'value="publish"' in form and 'value="serve"' not in form
+    admin_client.post(button(html, "Promote winner"), {"mode": "publish", "next": results})
+    seeded.refresh_from_db()
+    assert seeded.promotion_mode == "publish"
+    assert "Promote winner" not in admin_client.get(results).content.decode()
+
+
+def test_a_lifecycle_step_never_returns_to_another_site(seeded, admin_client):
+    response = admin_client.post(f"/admin/experiments/pause/{seeded.pk}/",
+                                 {"next": "https://evil.example/phish"})
+    assert response["Location"] == "/admin/experiments/"
+
+
+def test_utm_sources_and_the_funnel_are_charts_above_their_tables(seeded, admin_client):
+    import re
+
+    from wagtail_experiments.models import Event, Goal
+
+    Goal.objects.get_or_create(experiment=seeded, name="signup", defaults={"kind": "event"})
+    variant = seeded.variants.get(key="b")
+    for visitor, last_step in (("v1", 3), ("v2", 2), ("v3", 1), ("v4", 3)):
+        for step in range(1, last_step + 1):
+            Event.objects.create(experiment=seeded, variant=variant, visitor_id=visitor,
+                                 event_id=f"{visitor}-{step}", type="custom", goal="signup",
+                                 step=step)
+    html = admin_client.get(url(seeded)).content.decode()
+    utm = html[html.index("By UTM source"):html.index('class="listing wexp-utm"')]
+    # ads: control and b; no source: c. Empty cells draw no bar.
+    bars = re.findall(r"<title>([^<]*)</title></rect>", utm)
+    assert sorted(bars) == ["(none), c: 10%", "ads, b: 18%", "ads, control: 10%"]
+
+    funnel_html = admin_client.get(url(seeded, goal="signup")).content.decode()
+    funnel = funnel_html[funnel_html.index(">Funnel<"):funnel_html.index("wexp-funnel")]
+    assert re.findall(r"<title>([^<]*)</title></rect>", funnel) == [
+        "Step 1, b: 100%", "Step 2, b: 75%", "Step 3, b: 50%"]

@@ -137,8 +137,10 @@ def test_the_results_screen_has_status_previews_and_lifecycle_buttons(demo, admi
     assert '<span class="w-status w-status--primary">Running</span>' in html
     for key in ("control", "b", "c"):
         assert f"preview {key}</a>" in html
-    for action in ("pause", "complete", "edit"):
-        assert f'href="/admin/experiments/{action}/{demo.pk}/"' in html
+    assert f'href="/admin/experiments/edit/{demo.pk}/"' in html
+    back = f"?next=%2Fadmin%2Fexperiments%2Fresults%2F{demo.pk}%2F"  # back to the results
+    for action in ("pause", "complete"):
+        assert f'href="/admin/experiments/{action}/{demo.pk}/{back}"' in html
     # The preview of a variant is its page as it is served (the pinned revision).
     variant = demo.variants.get(key="b")
     preview = f"/admin/pages/{variant.page_id}/revisions/{variant.revision_id}/view/"
@@ -188,3 +190,19 @@ def test_the_daily_series_carries_the_interval_of_the_cumulative_rate(seeded_sta
     last = experiment_results(seeded_stats)["daily"][0]["points"][-1]
     low, high = proportion_confint(340, 3400, alpha=0.05, method="wilson")
     assert (last["cumulative_ci_low"], last["cumulative_ci_high"]) == pytest.approx((low, high))
+
+
+def test_one_day_of_data_draws_bars_with_their_intervals_not_dots():
+    from wagtail_experiments.charts import line_chart
+
+    series = [
+        {"key": "control", "points": [{"day": "2026-11-01", "rate": 0.04, "low": 0.03,
+                                       "high": 0.05}]},
+        {"key": "b", "points": [{"day": "2026-11-01", "rate": 0.06, "low": 0.05,
+                                 "high": 0.07}]},
+    ]
+    svg = line_chart(series, value="rate", title="t", percent=True, band=("low", "high"))
+    assert svg.count("<rect") == 2 and "<circle" not in svg and "<polyline" not in svg
+    assert svg.count('stroke-width="2"/>') == 2  # one interval whisker per bar
+    assert ">control: 4%</text>" in svg and ">b: 6%</text>" in svg
+    assert ">2026-11-01</text>" in svg

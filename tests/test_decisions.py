@@ -421,3 +421,30 @@ def test_every_goal_says_better_worse_or_no_clear_difference(seeded_stats, admin
     html = admin_client.get(f"/admin/experiments/results/{seeded_stats.pk}/").content.decode()
     assert '<span class="w-status w-status--critical">worse</span>' in html
     assert "no clear difference" in html
+
+
+def test_a_revenue_goal_says_how_many_buy_and_how_much_each_brings(seeded_stats,
+                                                                   admin_client):
+    """As many buy in b as in the control but they spend a fifth: the goals table says
+    "no clear difference" for buyers and "worse" per visitor, each from its own test."""
+    from wagtail_experiments.models import DailyRollup
+
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(role="secondary")
+    for key, spend in (("control", 100.0), ("b", 20.0), ("c", 100.0)):
+        variant = seeded_stats.variants.get(key=key)
+        for n in range(10):
+            DailyRollup.objects.create(
+                experiment=seeded_stats, variant=variant, goal="purchase", day=days_ago(n),
+                visitors=40, events=40, value_sum=40 * spend, value_sq_sum=40 * spend**2,
+            )
+    results = experiment_results(seeded_stats)
+    purchase = next(goal for goal in results["goals"] if goal["name"] == "purchase")
+    b = purchase["variants"][1]
+    assert (b["key"], b["outcome"], b["revenue"]["outcome"]) == ("b", None, "worse")
+    assert purchase["variants"][2]["revenue"]["outcome"] is None
+    html = admin_client.get(f"/admin/experiments/results/{seeded_stats.pk}/").content.decode()
+    table = html[html.index('class="listing wexp-goals"'):]
+    table = table[:table.index("</table>")]
+    row = next(r for r in table.split("<tr>") if "purchase" in r and "<code>b</code>" in r)
+    assert "buyers:" in row and "no clear difference" in row
+    assert "per visitor:" in row and "w-status--critical" in row

@@ -62,6 +62,11 @@ def line_chart(series, *, value, title, width=960, height=300, percent=False, ba
                 f"{escape(day)}</text>"
             )
     parts.append("</g>")
+    if len(days) == 1:
+        # One day is no line: one bar per series, its interval as a whisker, its value on top.
+        parts.extend(_single_day_bars(series, value, band, x(days[0]), y, label, plot_w))
+        parts.append("</svg>")
+        return "".join(parts)
     for index, line in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         banded = [p for p in line["points"] if band and p.get(band[0]) is not None]
@@ -85,6 +90,27 @@ def line_chart(series, *, value, title, width=960, height=300, percent=False, ba
     return "".join(parts)
 
 
+def _single_day_bars(series, value, band, centre, y, label, plot_w):
+    bar = min(72.0, plot_w / (2 * max(len(series), 1)))
+    start = centre - bar * len(series) / 2
+    bottom = y(0)
+    for index, line in enumerate(series):
+        colour = PALETTE[index % len(PALETTE)]
+        for point in line["points"]:
+            left, top = start + index * bar + bar * 0.1, y(point[value])
+            yield (f'<rect x="{left:.1f}" y="{top:.1f}" width="{bar * 0.8:.1f}" '
+                   f'height="{bottom - top:.1f}" fill="{colour}" fill-opacity="0.8">'
+                   f"<title>{escape(line['key'])}: {label(point[value])}</title></rect>")
+            middle, label_at = left + bar * 0.4, top
+            if band and point.get(band[0]) is not None and point.get(band[1]) is not None:
+                label_at = min(top, y(point[band[1]]))
+                yield (f'<line x1="{middle:.1f}" x2="{middle:.1f}" y1="{y(point[band[0]]):.1f}" '
+                       f'y2="{label_at:.1f}" stroke="currentColor" stroke-width="2"/>')
+            yield (f'<text x="{middle:.1f}" y="{label_at - 6:.1f}" text-anchor="middle" '
+                   f'font-size="13" fill="currentColor">{escape(line["key"])}: '
+                   f"{label(point[value])}</text>")
+
+
 def _nice_steps(peak, percent):
     """(step, number of steps) of a value axis from 0 past ``peak``: a step of 1, 2 or 5
     times a power of ten, about four of them (whole numbers for counts)."""
@@ -96,6 +122,66 @@ def _nice_steps(peak, percent):
     if not percent:
         step = max(1, round(step))
     return step, max(1, math.ceil(peak / step - 1e-9))
+
+
+def grouped_bars(groups, *, title, percent=True, width=960, height=280):
+    """An SVG of vertical bars in groups: ``groups`` is [{"label", "bars": [{"key",
+    "value"}]}], every group's bars in the same series order (the variants'), coloured as
+    ``line_chart`` colours its series. For UTM sources (each source's conversion rate per
+    variant) and the funnel (the share of each variant's visitors reaching each step)."""
+    left, right, top, bottom = 64, 24, 24, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [bar["value"] for group in groups for bar in group["bars"]
+              if bar["value"] is not None]
+    step, steps = _nice_steps(max(values, default=0), percent)
+    peak = step * steps
+
+    def y(number):
+        return top + plot_h - min(number, peak) / peak * plot_h
+
+    def label(number):
+        if percent:
+            return f"{number:.{0 if step >= 0.01 else 1}%}"
+        return f"{number:,.0f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" class="wexp-chart wexp-bar-chart">',
+        f"<title>{escape(title)}</title>",
+        '<g stroke="currentColor" stroke-opacity="0.25" font-size="14" fill="currentColor">',
+    ]
+    for index in range(steps + 1):
+        level = y(step * index)
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{level:.1f}" y2="{level:.1f}"/>')
+        parts.append(f'<text x="{left - 8}" y="{level + 5:.1f}" text-anchor="end" '
+                     f'stroke="none">{label(step * index)}</text>')
+    group_w = plot_w / max(len(groups), 1)
+    for number, group in enumerate(groups):
+        centre = left + group_w * (number + 0.5)
+        parts.append(f'<text x="{centre:.1f}" y="{height - 10}" text-anchor="middle" '
+                     f'stroke="none">{escape(_shorten(group["label"]))}'
+                     f"<title>{escape(group['label'])}</title></text>")
+    parts.append("</g>")
+    for number, group in enumerate(groups):
+        bar = min(56.0, group_w * 0.8 / max(len(group["bars"]), 1))
+        start = left + group_w * (number + 0.5) - bar * len(group["bars"]) / 2
+        for index, item in enumerate(group["bars"]):
+            if item["value"] is None:
+                continue
+            colour = PALETTE[index % len(PALETTE)]
+            top_y = y(item["value"])
+            parts.append(
+                f'<rect x="{start + index * bar + bar * 0.1:.1f}" y="{top_y:.1f}" '
+                f'width="{bar * 0.8:.1f}" height="{y(0) - top_y:.1f}" fill="{colour}">'
+                f"<title>{escape(group['label'])}, {escape(item['key'])}: "
+                f"{label(item['value'])}</title></rect>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _shorten(text, length=18):
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def legend(series):

@@ -273,10 +273,19 @@ def _judge_rows(goal, rule):
     "better", "worse" or None. Guardrails judge by the unadjusted p-value, as they do when
     they block a winner, and a variant that harms one is "worse"."""
     goal_rule = replace(rule, higher_is_better=goal["higher_is_better"])
+    adjusted = goal["role"] != "guardrail"
     control = goal["variants"][0]
     for row in goal["variants"][1:]:
         row["outcome"] = "worse" if row["key"] in goal["harmed_by"] else verdicts.outcome(
-            row, control, goal_rule, adjusted=goal["role"] != "guardrail")
+            row, control, goal_rule, adjusted=adjusted)
+    if goal["revenue"]:
+        # A revenue goal says two things: how many buy (above) and how much each visitor
+        # brings, each by its own test; every rate row carries its revenue row.
+        revenue_rows = goal["revenue"]["variants"]
+        for row, revenue_row in zip(goal["variants"][1:], revenue_rows[1:], strict=True):
+            revenue_row["outcome"] = verdicts.outcome(revenue_row, revenue_rows[0], goal_rule,
+                                                      adjusted=adjusted)
+            row["revenue"] = revenue_row
 
 
 def _revenue(experiment, ordered, rollups, goal, rule, tuning, through=None):

@@ -1010,6 +1010,14 @@ class Experiment(ClusterableModel):
             return self.status
         return None
 
+    def can_promote(self):
+        """Whether promoting the winner is still a step to take: there is a winner, not yet
+        promoted, or served to everyone but not yet published onto its page."""
+        if not self.winner_id:
+            return False
+        return not self.promotion_mode or (
+            self.promotion_mode == "serve" and not self.is_code_level)
+
     def lifecycle_actions(self):
         """The lifecycle actions open to the experiment in its current status."""
         pinning = ["update_content"] if self.control_page_id else []  # a page experiment
@@ -1018,7 +1026,7 @@ class Experiment(ClusterableModel):
             self.Status.SCHEDULED: ["complete", *pinning],
             self.Status.RUNNING: ["pause", "complete", *pinning],
             self.Status.PAUSED: ["resume", "complete", *pinning],
-            self.Status.COMPLETED: ["promote", "archive"] if self.winner_id else ["archive"],
+            self.Status.COMPLETED: ["promote", "archive"] if self.can_promote() else ["archive"],
             self.Status.ARCHIVED: [],
         }[self.status]
 
@@ -1126,7 +1134,10 @@ class Variant(Orderable):
         FieldRowPanel([FieldPanel("key"), FieldPanel("label")]),
         FieldPanel("page"),
         FieldRowPanel([FieldPanel("weight"), FieldPanel("is_control")]),
-        FieldPanel("payload"),
+        # For code-level experiments and headless front ends; a page experiment rarely
+        # needs it, so it stays folded away until opened.
+        MultiFieldPanel([FieldPanel("payload")], heading=_("Payload for code (optional)"),
+                        classname="collapsed"),
     ]
 
     class Meta(Orderable.Meta):

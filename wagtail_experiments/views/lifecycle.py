@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView
 
@@ -37,7 +38,11 @@ class PromoteForm(forms.Form):
 
     def __init__(self, *args, experiment, **kwargs):
         super().__init__(*args, **kwargs)
-        if experiment.is_code_level:
+        if experiment.promotion_mode == "serve":
+            # Already served to everyone: what is left is making it the page's own content.
+            self.fields["mode"].choices = self.fields["mode"].choices[1:]
+            self.fields["mode"].initial = "publish"
+        elif experiment.is_code_level:
             # No pages: the winner's variant (and payload) is what code gets from now on.
             self.fields["mode"].choices = [
                 ("serve", _("Give every visitor the winning variant from now on")),
@@ -90,6 +95,11 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
         label, explanation = ACTIONS[self.action]
         if self.action == "update_content":
             kwargs["pinned_variants"] = self.object.pinnable_variants()
+        if self.action == "promote" and self.object.winner is not None:
+            winner = self.object.winner
+            page = winner.page.get_admin_display_title() if winner.page_id else None
+            explanation = _("Make the winner, %(winner)s, what every visitor sees.") % {
+                "winner": f"{winner} ({page})" if page else str(winner)}
         return super().get_context_data(
             experiment=self.object,
             action_label=label,
@@ -112,7 +122,7 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
         except ValidationError as error:
             for message in error.messages:
                 messages.error(self.request, message)
-            return redirect(self.request.path)
+            return redirect(self.request.get_full_path())
         if self.action == "update_content":
             message = (
                 _("Visitors of “%(name)s” now see the latest content of variants %(keys)s.")
@@ -138,4 +148,12 @@ class ExperimentActionView(PermissionCheckedMixin, ExperimentScreenMixin, FormVi
         return redirect(self.get_success_url())
 
     def get_success_url(self):
+        """Back where the action was taken from (``?next=``, the results screen's buttons
+        pass it) when that is a URL of this site; else the experiment listing."""
+        back = self.request.POST.get("next") or self.request.GET.get("next")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={self.request.get_host()},
+            require_https=self.request.is_secure(),
+        ):
+            return back
         return reverse(self.index_url_name)

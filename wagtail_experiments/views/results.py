@@ -1,6 +1,7 @@
 """The results screen of one experiment: the figures of ``experiment_results``, rendered."""
 
 import csv
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpResponse
@@ -18,6 +19,7 @@ from .. import charts
 from ..compat import PermissionCheckedMixin, get_permission_policy
 from ..models import DailyRollup, Experiment
 from ..results import experiment_results
+from ..text import for_spreadsheet
 from .base import ExperimentScreenMixin
 from .lifecycle import ACTIONS
 
@@ -68,10 +70,16 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
                                                                      "change"):
             return []
         pk = self.object.pk
+        here = reverse("experiments:results", args=[pk])
+
+        def back_here(name):
+            # A lifecycle step taken from the results returns to them.
+            return f"{reverse(name, args=[pk])}?{urlencode({'next': here})}"
+
         return [
             HeaderButton(_("Edit"), url=reverse("experiments:edit", args=[pk]),
                          icon_name="edit", priority=10),
-            *(HeaderButton(ACTIONS[action][0], url=reverse(f"experiments:{action}", args=[pk]),
+            *(HeaderButton(ACTIONS[action][0], url=back_here(f"experiments:{action}"),
                            icon_name="tasks", priority=20 + index)
               for index, action in enumerate(self.object.lifecycle_actions())),
         ]
@@ -155,27 +163,96 @@ def _display(results):
             title=str(_("Lift over the control, with its interval")),
         )) if any(v.get("lift") is not None for v in results["variants"][1:]) else "",
         "challengers": [v for v in results["variants"] if not v["is_control"]],
+        "utm_chart": mark_safe(charts.grouped_bars(
+            [{"label": row["utm_source"] or str(_("(none)")),
+              "bars": [{"key": cell["key"], "value": _share(cell["conversions"],
+                                                            cell["visitors"])}
+                       for cell in row["variants"]]}
+             for row in results["utm_sources"]],
+            title=str(_("Conversion rate per UTM source and variant")),
+        )) if results["utm_sources"] else "",
+        "funnel_chart": mark_safe(charts.grouped_bars(
+            [{"label": str(_("Step %(step)s") % {"step": step}),
+              "bars": [{"key": line["key"], "value": _share(
+                  line["steps"][index]["visitors"], line["steps"][0]["visitors"])}
+                       for line in results["funnel"]["variants"]]}
+             for index, step in enumerate(results["funnel"]["steps"])],
+            title=str(_("Share of each variant's first-step visitors reaching each step")),
+        )) if results["funnel"]["steps"] else "",
     }
 
 
+def _share(part, whole):
+    return part / whole if whole else None
+
+
 def results_csv(experiment, results):
-    """The variant table and the daily series, for spreadsheets."""
+    """Everything the screen shows, for spreadsheets, in sections: the verdict, the variant
+    table, every goal (with revenue per visitor), UTM sources, the funnel and the daily
+    series with its interval. Visitor-supplied text (UTM sources) is defused."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-results.csv"'
     writer = csv.writer(response)
+
+    def row(*cells):
+        writer.writerow(["" if cell is None else for_spreadsheet(cell, csv=True)
+                         for cell in cells])
+
+    def section(title, columns, rows):
+        row(title)
+        row(*columns)
+        for cells in rows:
+            row(*cells)
+        row()
+
+    verdict = results["verdict"]
+    section("verdict", ["reason", "winner", "leader", "losers", "frozen_on"], [[
+        verdict["reason"], verdict["winner"], verdict["leader"], " ".join(verdict["losers"]),
+        verdict.get("frozen_on")]])
     columns = ["key", "is_control", "weight", "visitors", "conversions", "conversion_rate",
                "ci_low", "ci_high", "lift", "lift_ci_low", "lift_ci_high", "p_value",
                "p_value_adjusted", "chance_to_beat_control", "expected_loss",
                "conversion_value"]
-    writer.writerow(["variant table", f"goal={results['goal']}", f"method={results['method']}"])
-    writer.writerow(columns)
+    row("variant table", f"goal={results['goal']}", f"method={results['method']}")
+    row(*columns)
     for variant in results["variants"]:
-        writer.writerow(["" if variant.get(c) is None else variant.get(c) for c in columns])
-    writer.writerow([])
-    writer.writerow(["daily series"])
-    writer.writerow(["key", "day", "visitors", "conversions", "cumulative_conversion_rate"])
+        row(*(variant.get(c) for c in columns))
+    row()
+    rate = ["visitors", "conversions", "conversion_rate", "ci_low", "ci_high", "lift",
+            "lift_ci_low", "lift_ci_high", "p_value", "p_value_adjusted", "outcome"]
+    revenue = ["mean", "ci_low", "ci_high", "difference", "difference_ci_low",
+               "difference_ci_high", "lift", "lift_ci_low", "lift_ci_high", "p_value",
+               "p_value_adjusted", "outcome"]
+    section(
+        "goals",
+        ["goal", "role", "kind", "key", *rate, *(f"per_visitor_{c}" for c in revenue)],
+        [[goal["name"], goal["role"], goal["kind"], variant["key"],
+          *(variant.get(c) for c in rate),
+          *((revenue_row or {}).get(c) for c in revenue)]
+         for goal in results["goals"]
+         for variant, revenue_row in zip(
+             goal["variants"],
+             (goal["revenue"] or {}).get("variants") or [None] * len(goal["variants"]),
+             strict=True)],
+    )
+    section(
+        "utm sources", ["utm_source", "key", "visitors", "conversions", "conversion_value"],
+        [[source["utm_source"], cell["key"], cell["visitors"], cell["conversions"],
+          cell["conversion_value"]]
+         for source in results["utm_sources"] for cell in source["variants"]],
+    )
+    section(
+        "funnel", ["key", "step", "visitors", "drop_off", "mean_time_spent_ms"],
+        [[line["key"], cell["step"], cell["visitors"], cell["drop_off"],
+          cell["mean_time_spent_ms"]]
+         for line in results["funnel"]["variants"] for cell in line["steps"]],
+    )
+    row("daily series")
+    row("key", "day", "visitors", "conversions", "cumulative_conversion_rate",
+        "cumulative_ci_low", "cumulative_ci_high")
     for line in results["daily"]:
         for point in line["points"]:
-            writer.writerow([line["key"], point["day"], point["visitors"], point["conversions"],
-                             point["cumulative_conversion_rate"]])
+            row(line["key"], point["day"], point["visitors"], point["conversions"],
+                point["cumulative_conversion_rate"], point.get("cumulative_ci_low"),
+                point.get("cumulative_ci_high"))
     return response
