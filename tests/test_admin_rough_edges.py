@@ -206,3 +206,17 @@ def test_one_day_of_data_draws_bars_with_their_intervals_not_dots():
     assert svg.count('stroke-width="2"/>') == 2  # one interval whisker per bar
     assert ">control: 4%</text>" in svg and ">b: 6%</text>" in svg
     assert ">2026-11-01</text>" in svg
+
+
+def test_the_primary_goal_suggests_the_declared_goals(demo, admin_client):
+    """Typed or picked: the field offers the experiment's declared goals and the lead
+    forms' goals, and a variant's payload is folded away under its own heading."""
+    import re
+
+    html = admin_client.get(f"/admin/experiments/edit/{demo.pk}/").content.decode()
+    field = re.search(r'<input[^>]*name="primary_goal"[^>]*>', html).group(0)
+    list_id = re.search(r'list="([^"]+)"', field).group(1)
+    datalist = re.search(rf'<datalist id="{list_id}">(.*?)</datalist>', html, re.S).group(1)
+    names = re.findall(r'<option value="([^"]+)">', datalist)
+    assert set(demo.goals.values_list("name", flat=True)) <= set(names)
+    assert "Payload for code (optional)" in html

@@ -448,3 +448,102 @@ def test_a_revenue_goal_says_how_many_buy_and_how_much_each_brings(seeded_stats,
     row = next(r for r in table.split("<tr>") if "purchase" in r and "<code>b</code>" in r)
     assert "buyers:" in row and "no clear difference" in row
     assert "per visitor:" in row and "w-status--critical" in row
+
+
+def test_a_fixed_horizon_goals_table_never_peeks_before_its_look(demo):
+    """Three days in, b looks far better but the plan is not reached: the verdict waits,
+    and so does every goal's "better"/"worse"."""
+    from .helpers import started_days_ago
+
+    started_days_ago(demo, 2)
+    for n in range(3):
+        seed(demo, "control", days_ago(n), 300, 15)
+        seed(demo, "b", days_ago(n), 300, 60)
+        seed(demo, "c", days_ago(n), 300, 15)
+    demo.method = "fixed"
+    results = experiment_results(demo)
+    assert results["verdict"]["reason"] == "collecting_data"
+    assert results["variants"][1]["p_value_adjusted"] < 1e-6  # what a peek would see
+    for goal in results["goals"]:
+        assert {row["outcome"] for row in goal["variants"][1:]} == {"not_judged_yet"}
+        assert goal["harmed_by"] == []
+
+
+def test_after_a_fixed_look_the_goals_table_keeps_the_look_s_judgement(seeded_stats):
+    """Frozen as "winner b"; then b's buyers stop buying: the purchase guardrail's figures
+    show it, but its "harmed" is the look's, as the verdict's is."""
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(role="guardrail")
+    for n in range(10):
+        for key in ("control", "b", "c"):
+            seed_goal(seeded_stats, key, "purchase", 40, day=n)
+    before = experiment_results(_as_fixed(seeded_stats))
+    assert (before["verdict"]["reason"], before["verdict"]["winner"]) == ("winner", "b")
+    from wagtail_experiments.models import DailyRollup
+
+    DailyRollup.objects.filter(experiment=seeded_stats, goal="purchase", day=days_ago(0),
+                               variant__key__in=["control", "c"]).update(visitors=330)
+    after = experiment_results(_as_fixed(seeded_stats))
+    purchase = next(goal for goal in after["goals"] if goal["name"] == "purchase")
+    assert purchase["variants"][1]["p_value"] < 1e-6  # today, b buys far less
+    assert purchase["harmed_by"] == [] and purchase["variants"][1]["outcome"] is None
+    assert after["verdict"]["winner"] == "b"
+
+
+def test_a_guardrail_cannot_be_declared_once_started(seeded_stats):
+    from django.core.exceptions import ValidationError
+
+    goals = list(seeded_stats.goals.all())
+    added = Goal(experiment=seeded_stats, name="refund", role=Goal.Role.GUARDRAIL)
+    errors = seeded_stats.goal_errors([*goals, added])
+    assert any("can only be secondary" in str(error) for error in errors)
+    assert seeded_stats.goal_errors([*goals, Goal(experiment=seeded_stats, name="refund")]) == []
+    seeded_stats.minimum_conversions = 0
+    with pytest.raises(ValidationError):
+        seeded_stats.full_clean()
+
+
+def test_a_zero_minimum_stored_earlier_still_waits_for_a_conversion(demo):
+    from .helpers import started_days_ago
+
+    type(demo).objects.filter(pk=demo.pk).update(minimum_conversions=0)
+    demo = type(demo).objects.get(pk=demo.pk)
+    started_days_ago(demo, 9)
+    seed(demo, "control", days_ago(1), 3400, 0)
+    seed(demo, "b", days_ago(1), 3300, 10)
+    seed(demo, "c", days_ago(1), 3300, 0)
+    verdict = experiment_results(demo)["verdict"]
+    assert verdict["reason"] == "collecting_data" and verdict["waiting_for"]["conversions"] == 1
+
+
+def test_secondary_revenue_rows_join_the_multiple_comparison_correction(seeded_stats):
+    from wagtail_experiments.models import DailyRollup
+
+    Goal.objects.filter(experiment=seeded_stats, name="purchase").update(role="secondary")
+    for key, spend in (("control", 100.0), ("b", 80.0), ("c", 100.0)):
+        variant = seeded_stats.variants.get(key=key)
+        for n in range(10):
+            DailyRollup.objects.create(
+                experiment=seeded_stats, variant=variant, goal="purchase", day=days_ago(n),
+                visitors=40, events=40, value_sum=40 * spend, value_sq_sum=40 * spend**2 * 1.5)
+    goals = experiment_results(seeded_stats)["goals"]
+    secondary = [row for goal in goals if goal["role"] == "secondary"
+                 for rows in (goal["variants"], (goal["revenue"] or {}).get("variants", []))
+                 for row in rows[1:]]
+    revenue_rows = next(g for g in goals if g["name"] == "purchase")["revenue"]["variants"][1:]
+    assert all(any(row is r for row in secondary) for r in revenue_rows)
+    tested = [row for row in secondary if row["p_value"] is not None]
+    assert len(tested) >= 4  # both variants' rates and revenues, at least
+    _, expected, _, _ = multipletests([row["p_value"] for row in tested], method="holm")
+    assert [row["p_value_adjusted"] for row in tested] == pytest.approx(list(expected))
+
+
+def test_an_uncapped_revenue_guardrail_is_judged_on_the_look_s_days(seeded_stats):
+    """Uncapped: the rollups' per-day sums up to the look, not today's."""
+    _purchases(seeded_stats, {"control": 50.0, "b": 50.0, "c": 50.0}, days_ago(5))
+    before = experiment_results(_as_fixed(seeded_stats))["verdict"]
+    assert (before["reason"], before["winner"]) == ("winner", "b")
+    _purchases(seeded_stats, {"control": 950.0}, days_ago(0))
+    after = experiment_results(_as_fixed(seeded_stats))
+    purchase = next(goal for goal in after["goals"] if goal["name"] == "purchase")
+    assert purchase["revenue"]["variants"][1]["p_value"] < 1e-6
+    assert (after["verdict"]["reason"], after["verdict"]["winner"]) == ("winner", "b")

@@ -150,7 +150,8 @@ def test_results_carry_every_statistical_figure(seeded_stats):
         "waiting_for": {}, "harmed_guardrails": {}, "frozen_on": None, "rule": "significance",
         "stopped_early": False,
         "effect": {name: expected["variants"][1][name]
-                   for name in ("lift", "lift_ci_low", "lift_ci_high")},
+                   for name in ("lift", "lift_ci_low", "lift_ci_high",
+                                "chance_to_beat_control")},
     }
 
 

@@ -170,6 +170,10 @@ def experiment_results(experiment, goal=None, since=None, until=None):
     split = analysis if whole is rollups else _analyze(
         _counts(whole, ordered, goal), rule, tuning, weights=[v["weight"] for v in variants])
     goals = _goal_statistics(experiment, ordered, rollups, declared, rule, tuning)
+    verdict, judged = _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
+                               split["srm_detected"], goals if whole is rollups else None)
+    if rule.method == "fixed":
+        _judge_as_at_the_look(goals, judged if verdict["frozen_on"] else None)
     outcome = _outcome(experiment)
     if outcome is not None or experiment.status == experiment.Status.PAUSED:
         planning["days_remaining"] = None  # no traffic is coming
@@ -193,8 +197,7 @@ def experiment_results(experiment, goal=None, since=None, until=None):
         "srm_p_value": split["srm_p_value"],
         "srm_detected": split["srm_detected"],
         "goals": goals,
-        "verdict": _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
-                            split["srm_detected"], goals if whole is rollups else None),
+        "verdict": verdict,
         "planning": planning,
         "daily": _daily(ordered, goal, rollups, rule.alpha),
         "utm_sources": _utm_breakdown(ordered, goal, rollups),
@@ -266,6 +269,26 @@ def _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, throu
     for goal in goals:
         _judge_rows(goal, rule)
     return goals
+
+
+def _judge_as_at_the_look(goals, judged):
+    """A fixed-horizon experiment is judged once, goals included: each goal's "better",
+    "worse" and "harmed" are those of its look (``judged``: the goals' statistics on the
+    data up to that day), and before the look there are none ("not_judged_yet"), so that
+    the goals table cannot peek at the data the verdict waits for."""
+    at_look = {goal["name"]: goal for goal in judged or ()}
+    for goal in goals:
+        then = at_look.get(goal["name"])
+        goal["harmed_by"] = list(then["harmed_by"]) if then else []
+        goal["revenue_harmed_by"] = list(then["revenue_harmed_by"]) if then else []
+        rows = {row["key"]: row for row in (then or {}).get("variants", [])}
+        for row in goal["variants"][1:]:
+            row["outcome"] = rows[row["key"]].get("outcome") if row["key"] in rows else (
+                "not_judged_yet")
+            if "revenue" in row:
+                earlier = rows.get(row["key"], {}).get("revenue")
+                row["revenue"]["outcome"] = earlier.get("outcome") if earlier else (
+                    "not_judged_yet")
 
 
 def _judge_rows(goal, rule):
@@ -354,7 +377,8 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
     its data at every look. A fixed-horizon one is judged once: on the data up to the
     first full day that reached its planned sample and minimums, and that answer stays
     (later data is shown, but cannot change it). ``goals``: the goals' statistics on all
-    of ``rollups`` when already computed (reused for a look at all the data)."""
+    of ``rollups`` when already computed (reused for a look at all the data). Returns the
+    decision and the goals' statistics it was taken on."""
     look, days_running, sample_reached = None, _days_running(experiment, rollups), True
     if rule.method == "fixed":
         look = _fixed_horizon_day(experiment, ordered, rollups, rule, planning, tuning)
@@ -366,7 +390,7 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
         return {"reason": "collecting_data", "winner": None, "leader": None, "losers": [],
                 "significant": False, "waiting_for": {}, "harmed_guardrails": {},
                 "frozen_on": None, "rule": experiment.decision_rule, "stopped_early": False,
-                "effect": None}
+                "effect": None}, []
     guardrails = {}
     if goals is None or look is not None:
         goals = _goal_statistics(experiment, ordered, rollups, declared, rule, tuning, look)
@@ -386,7 +410,8 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
     # What the headline says of the variant it names: its lift and interval.
     named = decision["winner"] or decision["leader"]
     decision["effect"] = next(
-        ({name: row.get(name) for name in ("lift", "lift_ci_low", "lift_ci_high")}
+        ({name: row.get(name) for name in ("lift", "lift_ci_low", "lift_ci_high",
+                                           "chance_to_beat_control")}
          for row in figures[1:] if row["key"] == named), None)
     decision["frozen_on"] = look.isoformat() if look is not None else None
     decision["rule"] = experiment.decision_rule
@@ -395,7 +420,7 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
         decision["reason"] == "collecting_data"
         and experiment.status in (experiment.Status.COMPLETED, experiment.Status.ARCHIVED)
     )
-    return decision
+    return decision, goals
 
 
 def _start_day(experiment, rollups):

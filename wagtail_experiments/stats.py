@@ -752,8 +752,12 @@ def _without_conversions(
     control: tuple[int, int], variant: tuple[int, int], alpha: float
 ) -> tuple[float, float | None, float | None]:
     """p-value and lift interval when exactly one arm has no conversions: the exact
-    conditional test of the rate ratio (as ``statsmodels.stats.rates.test_poisson_2indep``
-    with ``method="exact-cond"``), and the interval that inverts it.
+    conditional test of the rate ratio, with the central two-sided p-value (twice the
+    one-sided one, as scipy's ``binomtest(..., alternative="less")`` doubled), and the
+    interval that inverts it. With equal arms that is statsmodels' ``test_poisson_2indep(
+    method="exact-cond")``; with unequal ones statsmodels' two-sided p-value sums the
+    tables as unlikely as the observed one instead, which can be up to half of ours: ours is
+    the one its interval inverts, and errs on the cautious side.
 
     Given the k conversions of both arms, those of the variant are binomial, each in the
     variant with chance n_v r / (n_v r + n_c) for a rate ratio r. All k fell in one arm:

@@ -198,6 +198,9 @@ class Experiment(ClusterableModel):
     minimum_conversions = models.PositiveIntegerField(
         _("minimum conversions per variant"),
         default=DEFAULT_MINIMUM_CONVERSIONS,
+        # At least one: without any conversion in an arm a verdict would rest on one look
+        # of the exact test, repeated daily.
+        validators=[MinValueValidator(1)],
         help_text=_("No verdict before every variant has this many conversions."),
     )
     minimum_days = models.PositiveSmallIntegerField(
@@ -579,6 +582,12 @@ class Experiment(ClusterableModel):
               "started.") % {"goal": row["name"]}
             for row in stored.values() if row["role"] == Goal.Role.GUARDRAIL
         )
+        # A guardrail declared after seeing the data could block the winner it names.
+        errors.extend(
+            _("Goal “%(goal)s”: a goal declared once the experiment has started can only be "
+              "secondary; a new guardrail could steer the verdict.") % {"goal": goal.name}
+            for goal in goals if not goal.pk and goal.role == Goal.Role.GUARDRAIL
+        )
         return errors
 
     def freeze_sequential_tuning(self):
@@ -596,7 +605,8 @@ class Experiment(ClusterableModel):
         return DecisionRule(
             alpha=float(self.alpha),
             method=self.method,
-            minimum_conversions=self.minimum_conversions,
+            # At least one, also for a 0 stored before the field refused it.
+            minimum_conversions=max(1, self.minimum_conversions),
             minimum_days=self.minimum_days,
             bayesian=self.decision_rule == self.DecisionRuleChoice.BAYESIAN,
             chance_to_win=float(self.chance_to_win) / 100,

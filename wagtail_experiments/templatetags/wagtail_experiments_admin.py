@@ -101,6 +101,15 @@ def verdict_sentence(verdict, planning=None):
 def _winner_sentence(verdict):
     effect = verdict.get("effect") or {}
     key = verdict["winner"]
+    chance = effect.get("chance_to_beat_control")
+    if verdict.get("rule") == "bayesian" and effect.get("lift") is not None and chance:
+        # The Bayesian rule decides by the chance to beat the control, not by the test's
+        # interval (which may still include 0): the sentence quotes what decided.
+        return _("%(key)s converts %(lift)s better than the control, with a %(chance)s "
+                 "chance to beat it and little to lose if it does not: it is the winner "
+                 "(Bayesian rule).") % {
+            "key": key, "lift": f"{abs(effect['lift']) * 100:.0f} %",
+            "chance": f"{chance * 100:.0f} %"}
     if effect.get("lift") is not None and effect.get("lift_ci_low") is not None:
         sentence = _("%(key)s converts %(lift)s better than the control (likely between "
                      "%(low)s and %(high)s): it is the winner.") % {
