@@ -28,7 +28,13 @@ demo: $(VENV)/.sandbox-installed
 	@echo "Wagtail admin:           http://127.0.0.1:$(PORT)/admin/"
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.test-installed
+# Miniflare (Cloudflare's workerd in Node) runs the Worker recipe in tests/test_behind_a_cache.py.
+MINIFLARE := tests/cache_worker/node_modules/.package-lock.json
+$(MINIFLARE): tests/cache_worker/package.json tests/cache_worker/package-lock.json
+	npm ci --prefix tests/cache_worker --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.test-installed $(MINIFLARE)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

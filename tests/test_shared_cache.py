@@ -1,5 +1,5 @@
 """Shared-cache mode at the origin: which responses a cache may keep per variant, and which
-stay private (the real-cache behaviour is in test_behind_varnish.py)."""
+stay private (the real-cache behaviour is in test_behind_a_cache.py)."""
 
 import re
 

@@ -1,5 +1,5 @@
 # Varnish 7 in front of a Wagtail site running wagtail_experiments with SHARED_CACHE = True.
-# Tested by tests/test_behind_varnish.py with Debian's varnish package (7.1).
+# Tested by tests/test_behind_a_cache.py with Debian's varnish package (7.1).
 #
 # One cached copy per page and combination of variants (never one per visitor):
 # the visitor's variants key (cookie wexp_v, set by the origin) is copied into the

@@ -1,37 +1,31 @@
-"""Experiments behind a real Varnish (Debian's varnishd, the VCL shipped in docs/caching/)
-in front of the test server, in shared-cache mode: one cached copy per variant, never one
-per visitor, never one for all; exposures counted once; purges on lifecycle steps."""
+"""Experiments behind real caches in front of the test server, in shared-cache mode: Debian's
+varnishd with the VCL shipped in docs/caching/, and the Cloudflare Worker shipped there run
+under Miniflare (Cloudflare's workerd). One cached copy per variant, never one per visitor,
+never one for all; exposures counted once; purges on lifecycle steps; lead forms on cached
+pages."""
 
-import http.client
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.test.utils import override_settings
 
 from wagtail_experiments.models import Exposure, Lead
 
-from .conftest import BROWSER_UA
+from .behind_a_cache import Visitor, free_port, shared_cache_settings, variant_of, wait_for_port
 
-VCL = Path(__file__).resolve().parent.parent / "docs" / "caching" / "varnish.vcl"
+ROOT = Path(__file__).resolve().parent.parent
+VCL = ROOT / "docs" / "caching" / "varnish.vcl"
+WORKER = ROOT / "docs" / "caching" / "cloudflare-worker.js"
+MINIFLARE = ROOT / "tests" / "cache_worker"
 VISITORS = 200
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def varnish(live_server):
+def run_varnish(live_server):
     """varnishd on a loopback port, in front of the live server, with the shipped VCL."""
     varnishd = shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin")
     assert varnishd, "Debian's varnish package is needed (.ci/run installs it)"
@@ -46,71 +40,55 @@ def varnish(live_server):
          "-s", "malloc,64m", "-T", "none"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read().decode()
-            time.sleep(0.2)
+    wait_for_port(port, process)
     yield port
     process.terminate()
     process.wait(10)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-class Visitor:
-    """A browser with its own cookies, talking to Varnish."""
-
-    def __init__(self, port, host):
-        self.port, self.host, self.cookies = port, host, {}
-
-    def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        sent = {"Host": self.host, "User-Agent": BROWSER_UA, **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        connection.request(method, path, body=body, headers=sent)
-        response = connection.getresponse()
-        content = response.read().decode()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for name, morsel in SimpleCookie(header).items():
-                self.cookies[name] = morsel.value
-        connection.close()
-        return response, content
-
-    def get(self, path):
-        return self.request("GET", path)
-
-
-def variant_of(response):
-    header = response.headers.get("X-Experiment-Variant")
-    return header.split("=", 1)[1] if header else None
-
-
-def shared_settings(port):
-    return override_settings(
-        WAGTAIL_EXPERIMENTS={"SHARED_CACHE": True, "API_RATE_LIMIT": None},
-        WAGTAILFRONTENDCACHE={"varnish": {
-            "BACKEND": "wagtail.contrib.frontend_cache.backends.HTTPBackend",
-            "LOCATION": f"http://127.0.0.1:{port}",
-        }},
+def run_cloudflare_worker(live_server):
+    """The shipped Worker under Miniflare on a loopback port, the live server as its origin."""
+    node = shutil.which("node")
+    assert node, "Node.js 18+ is needed to run the Worker under Miniflare"
+    assert (MINIFLARE / "node_modules" / "miniflare").is_dir(), (
+        "Miniflare is not installed: `make test` runs `npm ci --prefix tests/cache_worker`"
     )
+    process = subprocess.Popen(
+        [node, str(MINIFLARE / "run-worker.mjs"), str(WORKER), live_server.url, "127.0.0.1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = process.stdout.readline()
+    assert line.startswith("http://"), process.stderr.read()
+    port = urlsplit(line.strip()).port
+    wait_for_port(port, process)
+    yield port
+    process.stdin.close()  # run-worker.mjs disposes of Miniflare and exits
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module", params=["varnish", "cloudflare-worker"])
+def cache(request, live_server):
+    """The port of a real cache in front of the live server."""
+    run = {"varnish": run_varnish, "cloudflare-worker": run_cloudflare_worker}[request.param]
+    yield from run(live_server)
 
 
 @pytest.fixture
-def site(transactional_db, varnish):
+def site(transactional_db, cache):
     from sandbox_site.home.demo import load_demo_content
 
-    with shared_settings(varnish):
+    with shared_cache_settings(f"http://127.0.0.1:{cache}"):
         experiment = load_demo_content()
         yield experiment, urlsplit(experiment.control_page.full_url).netloc
 
 
-def test_each_visitor_keeps_their_variant_from_one_cached_copy_per_variant(site, varnish):
+def test_each_visitor_keeps_their_variant_from_one_cached_copy_per_variant(site, cache):
     experiment, host = site
-    visitors = [Visitor(varnish, host) for _ in range(VISITORS)]
+    visitors = [Visitor(cache, host) for _ in range(VISITORS)]
     first = {}
     for visitor in visitors:
         response, content = visitor.get("/landing/")
@@ -137,13 +115,13 @@ def test_each_visitor_keeps_their_variant_from_one_cached_copy_per_variant(site,
     assert Exposure.objects.filter(experiment=experiment).count() == in_experiment
 
 
-def test_a_page_without_an_experiment_is_cached_once_for_everybody(site, varnish):
+def test_a_page_without_an_experiment_is_cached_once_for_everybody(site, cache):
     experiment, host = site
     experiment.pause()  # /landing/ is now a page without a running experiment
     time.sleep(0.2)
     statuses = []
     for index in range(20):
-        visitor = Visitor(varnish, host)
+        visitor = Visitor(cache, host)
         if index % 2:
             visitor.get("/")  # some visitors carry experiment cookies (home-banner)
         response, content = visitor.get("/landing/")
@@ -156,9 +134,9 @@ def test_a_page_without_an_experiment_is_cached_once_for_everybody(site, varnish
     assert statuses.count("MISS") == 1
 
 
-def test_pausing_purges_every_variant_within_a_second(site, varnish):
+def test_pausing_purges_every_variant_within_a_second(site, cache):
     experiment, host = site
-    visitors = [Visitor(varnish, host) for _ in range(30)]
+    visitors = [Visitor(cache, host) for _ in range(30)]
     for visitor in visitors:
         visitor.get("/landing/")
         response, _ = visitor.get("/landing/")
@@ -172,9 +150,9 @@ def test_pausing_purges_every_variant_within_a_second(site, varnish):
     assert time.monotonic() - started < 1
 
 
-def test_a_lead_form_on_a_cached_variant_page_is_stored_for_its_variant(site, varnish):
+def test_a_lead_form_on_a_cached_variant_page_is_stored_for_its_variant(site, cache):
     experiment, host = site
-    visitor = Visitor(varnish, host)
+    visitor = Visitor(cache, host)
     visitor.get("/landing/")
     response, content = visitor.get("/landing/")
     response, content = visitor.get("/landing/")
