@@ -16,6 +16,18 @@ Phase ``serve`` (gunicorn, 2 sync workers):
 - ``returning_visitor_queries``: database queries the experiment adds for a returning
   visitor (goal 0).
 
+Phase ``cache`` (``benchmarks.cache``; needs Debian's ``varnish``):
+
+- ``new_visitor_serve_ratio``: requests/s of ``/landing/`` for new visitors (no cookies:
+  each one bucketed, its exposure written) ÷ the same page with no running experiment for
+  visitors without cookies, through gunicorn, median of interleaved rounds (goal ≥ 0.90).
+- ``cached_serve_ratio``: returning visitors' requests/s of ``/landing/`` through Varnish
+  (the shipped VCL, the origin in shared-cache mode) ÷ the same page without a running
+  experiment through the same Varnish (goal ≥ 0.9; both are cache hits), and
+  ``cache_hit_share``, the share of hits among the experiment rounds' responses after a
+  warm-up round (goal ≥ 0.95). The load generator is this Python process, so both sides
+  of ``cached_serve_ratio`` are bounded by it, not by Varnish.
+
 Phase ``events`` (``POST /_experiments/api/events`` through gunicorn, configuration in
 ``events_gunicorn``, ``<worker class>-<workers>x<threads>``), for visitors first exposed on
 ``/landing/`` and posting with their own cookies; every response must be 202 with every
@@ -53,9 +65,9 @@ The run uses its own PostgreSQL database (created and dropped on the server name
 touches other data. Environment variables:
 
 - ``WEXP_BENCH_ONLY``: comma-separated phases to run, e.g. ``serve,events`` (default: all
-  of ``serve``, ``events``, ``results``).
+  of ``serve``, ``cache``, ``events``, ``results``).
 - ``WEXP_BENCH_ROUNDS`` and ``WEXP_BENCH_ROUND_SECONDS`` change the number and length of
-  the serve rounds.
+  the serve rounds (``WEXP_BENCH_CACHE_ROUNDS``, default 6, those of the cache phase).
 - ``WEXP_BENCH_EVENTS_GUNICORN`` tries another gunicorn configuration for the events phase,
   e.g. ``gthread-2x4`` (default ``sync-4x1``).
 """

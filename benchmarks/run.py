@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 
+from .cache import cache_phase
 from .database import dedicated_database
 from .dataset import DAYS, generate
 from .ingest import (
@@ -47,7 +48,7 @@ VISITORS = 200
 # WEXP_BENCH_EVENTS_GUNICORN (e.g. "sync-3x1") tries another.
 EVENTS_CONFIG = GunicornConfig.parse(os.environ.get("WEXP_BENCH_EVENTS_GUNICORN", "sync-4x1"))
 # In this order; the results phase comes last, so its 10 million rows weigh on no other.
-PHASES = ("serve", "events", "results")
+PHASES = ("serve", "cache", "events", "results")
 
 
 def main():
@@ -96,6 +97,8 @@ def _measure(environment, database_url, phases):
     for phase in phases:
         if phase == "serve":
             figures = _serve_phase(environment, experiment)
+        elif phase == "cache":
+            figures = cache_phase(environment, experiment, log)
         elif phase == "events":
             figures = _events_phase(environment, experiment)
         else:

@@ -3,6 +3,8 @@
 Only the events API's rate limit differs: the load generator is one client address sending
 far more than any visitor would, so the limit would answer 429 instead of measuring."""
 
+import os
+
 from sandbox_site.settings import *  # noqa: F403
 from sandbox_site.settings import WAGTAIL_EXPERIMENTS as SANDBOX_EXPERIMENTS
 
@@ -10,3 +12,7 @@ WAGTAIL_EXPERIMENTS = {**SANDBOX_EXPERIMENTS, "API_RATE_LIMIT": None}
 
 # The sandbox's URLs and the database-free baseline endpoint of the ingestion figures.
 ROOT_URLCONF = "benchmarks.urls"
+
+# The cache phase's origin behind Varnish (benchmarks.cache) runs in shared-cache mode.
+if os.environ.get("WEXP_BENCH_SHARED_CACHE"):
+    WAGTAIL_EXPERIMENTS["SHARED_CACHE"] = True

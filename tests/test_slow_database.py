@@ -199,3 +199,38 @@ def test_a_single_event_is_one_round_trip_and_all_or_nothing(demo):
     rollup = DailyRollup.objects.get(goal="cta")
     assert (rollup.variant.key, rollup.visitors, rollup.events) == ("b", 1, 1)
     assert GoalCompletion.objects.get().variant.key == "b"
+
+
+@override_settings(WAGTAIL_EXPERIMENTS=TRACKING)
+def test_a_new_visitors_exposure_is_one_round_trip_and_all_or_nothing(demo, caplog):
+    """A first view's write: exposure and its rollup in one bounded query string. A lock on
+    the rollups alone leaves the page served within the bound and nothing stored; later the
+    exposure is stored once, rolled up once, and a second write answers the stored variant."""
+    from django.test.utils import CaptureQueriesContext
+
+    from wagtail_experiments import tracking
+    from wagtail_experiments.models import DailyRollup
+
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(demo, "b")
+    client.get("/")  # warm Wagtail's caches and the route table
+    with TableLock(DailyRollup._meta.db_table), caplog.at_level(logging.ERROR):
+        response, seconds = timed(lambda: client.get("/landing/"))
+    assert response.status_code == 200 and served_heading(response) == "b"
+    assert seconds < LOCK_SECONDS / 4
+    assert not Exposure.objects.filter(experiment=demo).exists()  # none without its rollup
+
+    with CaptureQueriesContext(connection) as queries:
+        assert served_heading(client.get("/landing/")) == "b"
+    writes = [q["sql"] for q in queries if "INSERT" in q["sql"] or "SAVEPOINT" in q["sql"]]
+    assert len(writes) == 1 and Exposure._meta.db_table in writes[0], writes
+    exposure = Exposure.objects.get(experiment=demo)
+    rollup = DailyRollup.objects.get(experiment=demo, goal=DailyRollup.EXPOSURES)
+    assert (rollup.variant.key, rollup.visitors, rollup.events) == ("b", 1, 1)
+    # Already counted: nothing moves, and the stored variant wins over the one asked for.
+    control = demo.variants.get(key="control")
+    assert tracking.record_exposure(
+        experiment_id=demo.pk, variant_id=control.pk, visitor_id=exposure.visitor_id
+    ) == exposure.variant_id
+    assert Exposure.objects.filter(experiment=demo).count() == 1
+    assert DailyRollup.objects.get(experiment=demo, goal=DailyRollup.EXPOSURES).visitors == 1

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.utils import timezone
 
-from . import single_event
+from . import single_event, single_exposure
 from .attribution import utm_from_query
 from .models import DailyRollup, Event, Exposure, GoalCompletion
 from .rollup_sources import rolled_up_source
@@ -38,6 +38,9 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None)
         created_at=at or timezone.now(), **(utm or {})
     )
     try:
+        if single_exposure.can_store_in_one_statement():
+            source = rolled_up_source(experiment_id, exposure.utm_source, admit=True)
+            return single_exposure.store_exposure(exposure, source)[0]
         with tracking_transaction(Exposure):
             if not insert_ignoring_conflicts(
                 Exposure, [exposure], ["experiment", "visitor_id"], returning=["id"]
