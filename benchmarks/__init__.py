@@ -20,7 +20,10 @@ Phase ``cache`` (``benchmarks.cache``; needs Debian's ``varnish``):
 
 - ``new_visitor_serve_ratio``: requests/s of ``/landing/`` for new visitors (no cookies:
   each one bucketed, its exposure written) ÷ the same page with no running experiment for
-  visitors without cookies, through gunicorn, median of interleaved rounds (goal ≥ 0.90).
+  visitors without cookies, through gunicorn, median of interleaved rounds (goal ≥ 0.90),
+  with the default immediate exposure writes; ``new_visitor_serve_ratio_buffered`` the same
+  with ``EXPOSURE_WRITES = "buffered"``, and ``new_visitor_exposures_lost{,_buffered}`` the
+  bucketed new visitors missing from the database once gunicorn has stopped (goal 0).
 - ``cached_serve_ratio``: returning visitors' requests/s of ``/landing/`` through Varnish
   (the shipped VCL, the origin in shared-cache mode) ÷ the same page without a running
   experiment through the same Varnish (goal ≥ 0.9; both are cache hits), and

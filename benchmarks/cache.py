@@ -2,7 +2,11 @@
 
 - ``new_visitor_serve_ratio``: requests/s of ``/landing/`` for **new** visitors (no cookies:
   each is bucketed and its exposure written) ÷ the same page with no running experiment,
-  for visitors without cookies, through gunicorn; interleaved rounds, median.
+  for visitors without cookies, through gunicorn; interleaved rounds, median. Measured with
+  the default ``EXPOSURE_WRITES = "immediate"`` (the write before the page is sent) and,
+  as ``new_visitor_serve_ratio_buffered``, with ``"buffered"`` (``exposure_buffer``), where
+  ``new_visitor_exposures_lost`` counts bucketed new visitors whose exposure was not in
+  the database once gunicorn had stopped (goal 0).
 - ``cached_serve_ratio``: returning visitors' requests/s for ``/landing/`` through Debian's
   Varnish with the shipped VCL (``docs/caching/varnish.vcl``), the origin in shared-cache
   mode, ÷ the same page without a running experiment through the same Varnish; both should
@@ -72,23 +76,30 @@ class Visitor:
 
 def cache_phase(environment, experiment, log):
     """Both figures and their goals, as ``{name: value}``."""
-    figures = _new_visitor_figures(environment, experiment, log)
+    figures = _new_visitor_figures(environment, experiment, log, "immediate")
+    figures.update(_new_visitor_figures(environment, experiment, log, "buffered"))
     figures.update(_cached_figures(environment, experiment, log))
     return figures
 
 
 # New visitors at the origin.
 
-def _new_visitor_figures(environment, experiment, log):
+def _new_visitor_figures(environment, experiment, log, exposure_writes):
+    from wagtail_experiments.models import Exposure
+
     ratios, running_rps, paused_rps = [], [], []
-    with gunicorn_server(environment, SERVE_CONFIG) as server:
-        log(f"cache: new visitors at gunicorn ({SERVE_CONFIG}) on port {server.port}")
+    bucketed = _Tally()
+    exposures_before = Exposure.objects.filter(experiment=experiment).count()
+    mode = {**environment, "WEXP_BENCH_EXPOSURE_WRITES": exposure_writes}
+    with gunicorn_server(mode, SERVE_CONFIG) as server:
+        log(f"cache: new visitors at gunicorn ({SERVE_CONFIG}) on port {server.port}, "
+            f"{exposure_writes} exposure writes")
         for number in range(WARMUP_ROUNDS + ROUNDS):
             order = (True, False) if number % 2 == 0 else (False, True)
             measured = {}
             for running in order:
                 _switch(experiment, running)
-                check = _new_visitor_check(running)
+                check = _new_visitor_check(running, bucketed)
                 measured[running] = _load(server.port, [Visitor()], check)[0]
             label = "warm-up" if number < WARMUP_ROUNDS else f"round {number}"
             log(
@@ -100,18 +111,35 @@ def _new_visitor_figures(environment, experiment, log):
                 running_rps.append(measured[True])
                 paused_rps.append(measured[False])
                 ratios.append(measured[True] / measured[False])
+    # gunicorn has stopped: a buffered worker wrote what it held as it exited.
+    written = Exposure.objects.filter(experiment=experiment).count() - exposures_before
     ratio = statistics.median(ratios)
+    suffix = "" if exposure_writes == "immediate" else f"_{exposure_writes}"
     return {
-        "new_visitor_serve_ratio": f"{ratio:.3f}",
-        "new_visitor_rps_experiment": f"{statistics.median(running_rps):.1f}",
-        "new_visitor_rps_baseline": f"{statistics.median(paused_rps):.1f}",
-        "new_visitor_serve_ratio_min": f"{min(ratios):.3f}",
-        "new_visitor_serve_ratio_max": f"{max(ratios):.3f}",
-        "goal_new_visitor_serve_ratio_met": _yes_no(ratio >= NEW_VISITOR_SERVE_RATIO_GOAL),
+        f"new_visitor_serve_ratio{suffix}": f"{ratio:.3f}",
+        f"new_visitor_rps_experiment{suffix}": f"{statistics.median(running_rps):.1f}",
+        f"new_visitor_rps_baseline{suffix}": f"{statistics.median(paused_rps):.1f}",
+        f"new_visitor_serve_ratio{suffix}_min": f"{min(ratios):.3f}",
+        f"new_visitor_serve_ratio{suffix}_max": f"{max(ratios):.3f}",
+        f"new_visitor_exposures_lost{suffix}": str(bucketed.count - written),
+        f"goal_new_visitor_serve_ratio{suffix}_met": _yes_no(
+            ratio >= NEW_VISITOR_SERVE_RATIO_GOAL
+        ),
     }
 
 
-def _new_visitor_check(experiment_running):
+class _Tally:
+    """A count the load's threads add to."""
+
+    def __init__(self):
+        self.count, self._lock = 0, threading.Lock()
+
+    def add(self):
+        with self._lock:
+            self.count += 1
+
+
+def _new_visitor_check(experiment_running, bucketed_tally):
     def check(response, visitor):
         if response.status != 200:
             raise WrongScenario(f"{LANDING_PATH} answered {response.status}")
@@ -120,6 +148,8 @@ def _new_visitor_check(experiment_running):
             raise WrongScenario(
                 f"a new visitor was {'not ' if experiment_running else ''}bucketed"
             )
+        if bucketed:
+            bucketed_tally.add()
     return check
 
 

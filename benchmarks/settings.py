@@ -16,3 +16,7 @@ ROOT_URLCONF = "benchmarks.urls"
 # The cache phase's origin behind Varnish (benchmarks.cache) runs in shared-cache mode.
 if os.environ.get("WEXP_BENCH_SHARED_CACHE"):
     WAGTAIL_EXPERIMENTS["SHARED_CACHE"] = True
+
+# The cache phase measures new visitors with each way of writing their first exposure.
+if os.environ.get("WEXP_BENCH_EXPOSURE_WRITES"):
+    WAGTAIL_EXPERIMENTS["EXPOSURE_WRITES"] = os.environ["WEXP_BENCH_EXPOSURE_WRITES"]

@@ -279,3 +279,25 @@ def test_rollups_count_the_first_utm_sources_and_later_new_ones_as_other(demo):
     clicks = DailyRollup.objects.filter(goal="cta", utm_source="(other)")
     assert clicks.aggregate(Sum("visitors"))["visitors__sum"] == 5
     assert Exposure.objects.filter(utm_source="src-7").exists()
+
+
+def test_days_remaining_waits_for_the_minimum_of_conversions(demo):
+    from wagtail_experiments.models import DailyRollup
+
+    # Enough visitors for the plan (+50 % needs 5,133 per variant, sequentially) but, in the
+    # slowest arm, one conversion a day: the verdict waits for 30 per arm, 20 more days.
+    demo.minimum_detectable_effect = 50
+    demo.save()
+    started_days_ago(demo, 9)
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 600, 1)
+        seed(demo, "b", days_ago(n), 600, 3)
+        seed(demo, "c", days_ago(n), 600, 2)
+    results = experiment_results(demo)
+    assert results["planning"]["reached"] is True
+    assert results["verdict"]["reason"] == "collecting_data"
+    assert results["planning"]["days_remaining"] == 20
+
+    # Before any conversion: 600 visitors a day at the planned 5 % baseline make 30 a day.
+    DailyRollup.objects.filter(experiment=demo, goal="lead").update(visitors=0, events=0)
+    assert experiment_results(demo)["planning"]["days_remaining"] == 1

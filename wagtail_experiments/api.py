@@ -58,6 +58,7 @@ from .visitor import (
     SERVER_KEY_REQUIRED,
     Visitor,
     cookie_visitor_id,
+    counted_variants,
     is_trusted_server,
     logged_in_user,
 )
@@ -310,7 +311,8 @@ def post_events(request):
         # The signed assignment cookie, not the payload, says which variant was served.
         served = Visitor.from_request(request).assignments
     result = tracking.record_events(
-        events, visitor_id=visitor_id, user_id=user_id(request), served_variants=served
+        events, visitor_id=visitor_id, user_id=user_id(request), served_variants=served,
+        counted_variants=counted_variants(request, visitor_id),
     )
     return _events_answer(result.accepted, result.duplicates, result.rejected)
 
@@ -367,10 +369,12 @@ def post_lead(request):
     form = build_form(lead_form, lead_in.data)
     if not form.is_valid():
         raise ApiError(400, detail, _lead_form_errors(form))
+    attributed = attributed_visitor_id(request, visitor_id or cookie_visitor_id(request))
     lead = save_lead(
         lead_form,
         form.cleaned_data,
-        visitor_id=attributed_visitor_id(request, visitor_id or cookie_visitor_id(request)),
+        visitor_id=attributed,
+        counted_variants=counted_variants(request, attributed),
         referrer=request.headers.get("Referer", ""),
         user_id=user_id(request),
         utm=utm_from_query(request.GET),

@@ -9,7 +9,7 @@ class WagtailExperimentsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import page_guard, routing
+        from . import checks, page_guard, routing  # noqa: F401 (checks registers itself)
 
         routing.connect_invalidation_signals()
         page_guard.connect_signals()

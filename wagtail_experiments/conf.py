@@ -41,6 +41,15 @@ DEFAULTS = {
     # "server": an exposure is recorded when the page is served. "client": only when the
     # tracker confirms the page rendered in a browser (fewer non-JS bots counted).
     "EXPOSURE_MODE": "server",
+    # "immediate": a new visitor's first exposure is stored before the page is sent.
+    # "buffered": it is stored by a background thread of the process within
+    # EXPOSURE_FLUSH_SECONDS, in batches (the README's Tracking section says what is
+    # guaranteed; ``exposure_buffer`` how).
+    "EXPOSURE_WRITES": "immediate",
+    "EXPOSURE_FLUSH_SECONDS": 0.5,
+    # Buffered exposures a process keeps while the database refuses them; then the oldest
+    # are dropped (and logged).
+    "EXPOSURE_BUFFER_LIMIT": 10_000,
     # Consent mode: until the visitor consents, no cookie, the control, nothing counted.
     "REQUIRE_CONSENT": False,
     # Consent is the cookie CONSENT_COOKIE holding CONSENT_COOKIE_VALUE (any value if None)...

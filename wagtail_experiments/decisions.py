@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.utils import translation
 
 from . import assignment as bucketing
-from . import tracking
+from . import exposure_buffer, tracking
 from .attribution import utm_from_query
 from .conf import get_setting
 from .exclusions import is_bot, is_prefetch, may_track
@@ -122,6 +122,16 @@ def count_exposure(request, assignment, *, query=None, confirmed_by_client=None)
         if confirmed_by_client:
             # The tracker's impression event records the exposure once the page has
             # rendered in a browser; until then the assignment is only made sticky.
+            visitor.remember(route.experiment_id, assignment.variant.key)
+        elif visitor.is_new and exposure_buffer.is_enabled():
+            # A new visitor's id was made for this request: no earlier exposure can exist,
+            # so the page need not wait for the database (see ``exposure_buffer``).
+            exposure_buffer.buffer.add(tracking.new_exposure(
+                experiment_id=route.experiment_id,
+                variant_id=assignment.variant.id,
+                visitor_id=visitor.id,
+                utm=utm_from_query(request.GET if query is None else query),
+            ))
             visitor.remember(route.experiment_id, assignment.variant.key)
         else:
             stored_variant_id = tracking.record_exposure(

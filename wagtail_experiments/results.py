@@ -624,6 +624,23 @@ def _midnight(day):
     return datetime.combine(day, time.min, tzinfo=get_default_timezone())
 
 
+def _days_to_minimum_conversions(rollups, ordered, goal, counts, recent, rule, expected_daily):
+    """Days until every arm has the verdict's minimum of conversions, at the recent days'
+    conversions of the slowest arm (or, before any, the traffic times the baseline); 0 once
+    they all have; None if no conversion can be expected at all."""
+    fewest = min((conversions for _, conversions in counts), default=0)
+    if fewest >= rule.minimum_conversions:
+        return 0
+    recent_conversions = min(
+        (sum(rollups.total(goal, v.pk, day=day)[0] for day in recent) for v in ordered),
+        default=0,
+    )
+    per_day = recent_conversions / len(recent) if recent_conversions else expected_daily
+    if per_day <= 0:
+        return None
+    return math.ceil((rule.minimum_conversions - fewest) / per_day)
+
+
 def _planning(experiment, ordered, rollups, rule, tuning):
     """The planned sample for the experiment's method (and the fixed-horizon figure, for
     comparison), progress, days remaining at the last week's traffic, and the smallest lift
@@ -645,14 +662,17 @@ def _planning(experiment, ordered, rollups, rule, tuning):
     )
     daily_rate = recent_visitors / len(recent)
     days_remaining = None
-    if daily_rate > 0:
+    to_conversions = _days_to_minimum_conversions(
+        rollups, ordered, experiment.primary_goal, counts, recent, rule,
+        daily_rate * forecast_baseline,
+    )
+    if daily_rate > 0 and needed is not None and to_conversions is not None:
         days_remaining = max(
             math.ceil((needed - smallest_arm) / daily_rate) if needed else 0,
             rule.minimum_days - _days_running(experiment, rollups),
+            to_conversions,
             0,
         )
-        if needed is None:
-            days_remaining = None
 
     def detectable(visitors):
         if visitors <= 0:

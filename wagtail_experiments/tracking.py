@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 ROLLUP_KEY = ("experiment", "variant", "goal", "day", "utm_source")
 ROLLUP_COUNTERS = ("visitors", "events", "value_sum", "value_sq_sum")
+# Exposures per INSERT of a batch: well inside every database's parameter limit.
+EXPOSURE_BATCH = 500
 
 
 def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None):
@@ -33,9 +35,9 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None)
     earlier exposure, which stays the truth), or None when storing failed, so the caller
     only marks the visitor as counted once the database agrees.
     """
-    exposure = Exposure(
-        experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id,
-        created_at=at or timezone.now(), **(utm or {})
+    exposure = new_exposure(
+        experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id, utm=utm,
+        at=at,
     )
     try:
         if single_exposure.can_store_in_one_statement():
@@ -56,6 +58,36 @@ def record_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None)
         logger.exception("Could not record an exposure to experiment %s.", experiment_id)
         return None
     return variant_id
+
+
+def new_exposure(*, experiment_id, variant_id, visitor_id, utm=None, at=None):
+    """An unsaved first exposure, for ``record_exposure`` or ``record_exposures``."""
+    return Exposure(
+        experiment_id=experiment_id, variant_id=variant_id, visitor_id=visitor_id,
+        created_at=at or timezone.now(), **(utm or {})
+    )
+
+
+def record_exposures(exposures):
+    """Store a batch of first exposures (unsaved ``Exposure`` objects) in one transaction,
+    leaving visitors already counted alone; returns how many were new. Raises on a
+    database error, having stored none of them (``exposure_buffer`` writes through this)."""
+    unique = {(row.experiment_id, row.visitor_id): row for row in reversed(exposures)}
+    rows = [unique[key] for key in sorted(unique)]  # one lock order for every writer
+    inserted = set()
+    with tracking_transaction(Exposure):
+        for start in range(0, len(rows), EXPOSURE_BATCH):
+            chunk = rows[start:start + EXPOSURE_BATCH]
+            inserted.update(insert_ignoring_conflicts(
+                Exposure, chunk, ["experiment", "visitor_id"],
+                returning=["experiment", "visitor_id"],
+            ))
+        add_to_counters(
+            DailyRollup, ROLLUP_KEY, ROLLUP_COUNTERS,
+            [_rollup_row(row, DailyRollup.EXPOSURES, visitors=1)
+             for row in rows if (row.experiment_id, row.visitor_id) in inserted],
+        )
+    return len(inserted)
 
 
 def recorded_variant_id(experiment_id, visitor_id):
@@ -96,7 +128,7 @@ class IngestResult:
 
 
 def record_events(events, *, visitor_id, user_id=None, served_variants=None,
-                  from_server=False, at=None):
+                  counted_variants=None, from_server=False, at=None):
     """Attribute ``events`` to the variants ``visitor_id`` was exposed to, store them once
     each, and roll them up. Events of unknown or stopped experiments, of experiments the
     visitor never saw, or of goals the experiment does not declare (or with a value the
@@ -104,6 +136,9 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
 
     ``served_variants`` ({experiment id: variant key}, from the signed assignment cookie)
     lets an impression event record the exposure itself (client-side exposure mode).
+    ``counted_variants`` (the same, in server exposure mode: the cookie is set only for a
+    counted exposure) stands in for an exposure the database does not have (yet): one still
+    in the ``exposure_buffer``, or lost from it, is stored before the event.
     ``from_server``: the plugin itself records these (a lead, a goal page visit), so
     server-only goals may count. ``at``: when they happened (default: now).
     """
@@ -115,11 +150,17 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     if served_variants:
         _expose_on_impression(events, routes, visitor_id, served_variants)
     elif len(events) == 1 and refusals[0] is None and single_event.can_store_in_one_statement():
-        return _record_one_event(events[0], routes, visitor_id, user_id, at)
+        return _record_one_event(events[0], routes, visitor_id, user_id, at, counted_variants)
     exposures = {}
     if slugs:
         with tracking_transaction(Exposure):
             exposures = _exposures_by_slug(routes, visitor_id, slugs)
+        missing = {slug for slug, (exposure, _) in exposures.items() if exposure is None}
+        if counted_variants and missing and expose_from_cookie(
+            [routes[slug] for slug in missing if slug in routes], visitor_id, counted_variants
+        ):
+            with tracking_transaction(Exposure):
+                exposures.update(_exposures_by_slug(routes, visitor_id, missing))
     candidates = []
     for index, (event, refusal) in enumerate(zip(events, refusals, strict=True)):
         # Every event without a refusal has its experiment's entry in ``exposures``.
@@ -135,17 +176,23 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
     return result
 
 
-def _record_one_event(event, routes, visitor_id, user_id, at=None):
+def _record_one_event(event, routes, visitor_id, user_id, at=None, counted_variants=None):
     """``record_events`` of one event, in one statement (``single_event``)."""
     result = IngestResult()
     route = routes.get(event.experiment)
     if route is None or not route.collects_at(timezone.now()):
         result.rejected.append({"index": 0, "error": _not_running(event.experiment)})
         return result
-    stored = retrying(lambda: single_event.store_event(
-        event, experiment_id=route.experiment_id, visitor_id=visitor_id, user_id=user_id,
-        at=at,
-    ))
+
+    def store():
+        return retrying(lambda: single_event.store_event(
+            event, experiment_id=route.experiment_id, visitor_id=visitor_id,
+            user_id=user_id, at=at,
+        ))
+
+    stored = store()
+    if not stored.exposed and expose_from_cookie([route], visitor_id, counted_variants or {}):
+        stored = store()
     if not stored.exposed:
         result.rejected.append({"index": 0, "error": _never_exposed(event.experiment)})
     elif stored.inserted:
@@ -181,6 +228,23 @@ def _expose_on_impression(events, routes, visitor_id, served_variants):
                 visitor_id=visitor_id,
                 utm=utm_from_query(dict(parse_qsl(urlsplit(event.url).query))),
             )
+
+
+def expose_from_cookie(routes, visitor_id, counted_variants):
+    """Store the exposures to ``routes``' experiments that the signed cookie vouches for
+    (``counted_variants``) and the database lacks (see ``exposure_buffer``); True if any
+    was stored now."""
+    now = timezone.now()
+    stored = False
+    for route in routes:
+        variant = route.variant_by_key(counted_variants.get(route.experiment_id))
+        if variant is None or not route.collects_at(now):
+            continue
+        recorded = record_exposure(
+            experiment_id=route.experiment_id, variant_id=variant.id, visitor_id=visitor_id
+        )
+        stored = stored or recorded is not None
+    return stored
 
 
 def _exposures_by_slug(routes, visitor_id, slugs):

@@ -21,6 +21,22 @@ def cookie_visitor_id(request):
     return visitor_id if is_valid_visitor_id(visitor_id) else ""
 
 
+def counted_variants(request, visitor_id):
+    """{experiment id: variant key} of the counted exposures the request's signed
+    assignment cookie vouches for, when exposures are buffered (``exposure_buffer``), are
+    counted as pages are served (in client exposure mode the cookie records pages served,
+    not yet confirmed) and the cookie is ``visitor_id``'s: tracking then stores an exposure
+    still buffered, or lost from the buffer, before the visitor's event or lead. (With
+    immediate writes a missing exposure was erased, and stays so.)"""
+    if not visitor_id or get_setting("EXPOSURE_MODE") != "server":
+        return {}
+    if get_setting("EXPOSURE_WRITES") != "buffered":
+        return {}
+    if visitor_id != cookie_visitor_id(request):
+        return {}
+    return dict(Visitor.from_request(request).assignments)
+
+
 # The header with which a server naming a visitor (``visitor_id``) authenticates.
 SERVER_KEY_HEADER = "X-Experiments-Key"
 # Why ``visitor_id`` is refused without one, on every endpoint that takes it.

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from ..attribution import utm_from_query
 from ..throttling import LEADS, client_address, hit, retry_after
-from ..visitor import cookie_visitor_id, logged_in_user
+from ..visitor import cookie_visitor_id, counted_variants, logged_in_user
 from .blocks import REQUEST_ATTRIBUTE
 from .forms import FORM_MARKER, build_html_form, is_spam
 from .models import LeadForm
@@ -79,10 +79,12 @@ def _submit(page, request):
 
 
 def _save(lead_form, form, page, request, user):
+    visitor_id = attributed_visitor_id(request, cookie_visitor_id(request))
     save_lead(
         lead_form,
         form.cleaned_data,
-        visitor_id=attributed_visitor_id(request, cookie_visitor_id(request)),
+        visitor_id=visitor_id,
+        counted_variants=counted_variants(request, visitor_id),
         page_id=page.pk,
         referrer=request.headers.get("Referer", ""),
         user_id=user.pk if user else None,

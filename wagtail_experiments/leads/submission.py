@@ -39,8 +39,10 @@ def save_lead(lead_form, cleaned_data, **details):
 
 
 def _save_lead(lead_form, cleaned_data, *, visitor_id="", page_id=None, referrer="",
-               user_id=None, utm=None, at=None, notify_form=True):
+               user_id=None, utm=None, at=None, notify_form=True, counted_variants=None):
     exposures = _running_exposures(visitor_id)
+    if counted_variants and _exposed_from_cookie(exposures, visitor_id, counted_variants):
+        exposures = _running_exposures(visitor_id)
     first_touch = min(exposures, key=lambda exposure: exposure.created_at, default=None)
     lead = Lead.objects.create(
         form=lead_form,
@@ -87,6 +89,18 @@ def _count_conversions(lead, lead_form, exposures, visitor_id, user_id, at=None)
                            rejected["error"])
     except Exception:
         logger.exception("Could not count lead %s as a conversion.", lead.pk)
+
+
+def _exposed_from_cookie(exposures, visitor_id, counted_variants):
+    """Store the exposures the signed cookie vouches for that are not stored yet (see
+    ``exposure_buffer``); True if there were any."""
+    stored = {exposure.experiment_id for exposure in exposures}
+    missing = [
+        route
+        for route in get_route_table().collecting(counted_variants, timezone.now())
+        if route.experiment_id not in stored
+    ]
+    return bool(missing) and tracking.expose_from_cookie(missing, visitor_id, counted_variants)
 
 
 def _running_exposures(visitor_id):
