@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -195,13 +196,20 @@ def test_a_full_buffer_drops_the_oldest_and_says_how_many(demo, buffer, caplog):
 
 
 def test_a_forked_worker_does_not_write_its_parents_buffer(monkeypatch):
-    fresh = exposure_buffer.ExposureBuffer()
-    monkeypatch.setattr(fresh, "_start_flusher", lambda: None)
-    fresh.add(object())
-    assert len(fresh) == 1
-    monkeypatch.setattr(os, "getpid", lambda: fresh._owner_pid + 1)
-    fresh.add(object())
-    assert len(fresh) == 1  # only the child's own exposure
+    shared = exposure_buffer.buffer  # the process's own: its fork hook is registered
+    monkeypatch.setattr(shared, "_start_flusher", lambda: None)
+    shared.add(object())
+    shared._lock.acquire()  # as if the parent's thread held it as gunicorn forked
+    try:
+        child = os.fork()
+        if child == 0:  # the worker: an empty buffer and a lock of its own
+            acquired = shared._lock.acquire(timeout=2)
+            os._exit(0 if acquired and len(shared) == 0 else 1)
+    finally:
+        shared._lock.release()
+    assert os.waitpid(child, 0)[1] == 0
+    assert len(shared) == 1  # the parent still holds its own
+    shared._pending.clear()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -337,7 +345,7 @@ def test_a_mistyped_setting_is_reported_at_startup(settings, expected):
                 call_command("check")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_request_writes_the_buffer_when_no_thread_runs(demo, buffer, monkeypatch):
     # As under uWSGI without enable-threads: the thread never starts (the fixture), so the
     # first request after STALLED_SECONDS without a write attempt writes the buffer.
@@ -350,6 +358,16 @@ def test_a_request_writes_the_buffer_when_no_thread_runs(demo, buffer, monkeypat
 
 
 @pytest.mark.django_db
+def test_a_request_inside_a_transaction_leaves_the_buffer_alone(demo, buffer, monkeypatch):
+    # ATOMIC_REQUESTS (as this test's own transaction): a rollback would lose the batch.
+    new_visitor()
+    monkeypatch.setattr(exposure_buffer, "STALLED_SECONDS", 0.0)
+    time.sleep(0.01)
+    new_visitor()
+    assert Exposure.objects.count() == 0 and len(buffer) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_stalled_write_that_fails_never_breaks_the_page(demo, buffer, monkeypatch, caplog):
     monkeypatch.setattr(exposure_buffer, "STALLED_SECONDS", 0.0)
 
@@ -361,3 +379,107 @@ def test_a_stalled_write_that_fails_never_breaks_the_page(demo, buffer, monkeypa
     time.sleep(0.01)
     new_visitor()  # status 200 (new_visitor checks it)
     assert len(buffer) == 2 and "Could not write" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_goal_page_before_the_flush_is_attributed(demo, buffer):
+    from sandbox_site.home.models import LandingPage
+
+    thanks = demo.control_page.get_parent().add_child(
+        instance=LandingPage(title="Thanks", slug="thanks"))
+    thanks.save_revision().publish()
+    demo.goal_page = thanks
+    demo.primary_goal = "signup"
+    demo.save()
+    client, key = new_visitor()
+    assert client.get("/thanks/").status_code == 200
+    assert list(Event.objects.values_list("goal", "variant__key")) == [("signup", key)]
+    buffer.flush()
+    assert exposure_rollup_visitors(key) == 1
+
+
+@pytest.mark.django_db
+def test_a_restored_exposure_keeps_its_utm_values_and_time(demo, buffer):
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    key = served_key(client.get("/landing/?utm_source=newsletter&utm_campaign=spring"))
+    served_at = buffer._pending[0].created_at
+    assert post_event(client).status_code == 202
+    exposure = Exposure.objects.get()
+    assert (exposure.variant.key, exposure.utm_source, exposure.utm_campaign) == (
+        key, "newsletter", "spring")
+    assert exposure.created_at == served_at and len(buffer) == 0
+    assert Event.objects.get().utm_source == "newsletter"
+
+
+@pytest.mark.django_db
+def test_an_old_cookie_restores_nothing(demo, buffer, monkeypatch):
+    client, _ = new_visitor()
+    buffer._pending.clear()
+    monkeypatch.setattr(exposure_buffer, "RESTORE_SECONDS", -1)  # signed too long ago
+    assert post_event(client).json()["rejected"]
+    assert not Exposure.objects.exists() and not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_erased_visitor_is_not_written_later(demo, buffer):
+    from wagtail_experiments.privacy import erase_person
+
+    client, _ = new_visitor()
+    other, _ = new_visitor()
+    erase_person(visitor_ids=[client.cookies["wexp_vid"].value])
+    assert buffer.flush() == 1
+    assert Exposure.objects.get().visitor_id == other.cookies["wexp_vid"].value
+
+
+@pytest.mark.django_db
+def test_exposures_of_a_deleted_variant_do_not_hold_up_the_others(demo, buffer, caplog):
+    client, _ = new_visitor()
+    gone = tracking.new_exposure(experiment_id=demo.pk, variant_id=10**9, visitor_id="G" * 21)
+    buffer.add(gone)
+    assert buffer.flush() == 2
+    assert Exposure.objects.get().visitor_id == client.cookies["wexp_vid"].value
+    assert "Dropped 1 buffered exposures of deleted variants" in caplog.text
+    assert len(buffer) == 0
+
+
+@pytest.mark.django_db
+def test_client_exposure_mode_is_never_buffered(demo, buffer):
+    with override_settings(WAGTAIL_EXPERIMENTS={**BUFFERED, "EXPOSURE_MODE": "client"}):
+        new_visitor()
+    assert len(buffer) == 0 and not Exposure.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_racing_the_flush_is_attributed(demo, monkeypatch):
+    """The thread's batch holds the visitor's row, uncommitted, as their event arrives: the
+    event's restoring write waits, finds the row, and the event is stored against it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between writers need PostgreSQL (run with DATABASE_URL=...)")
+    from django.db import connections, transaction
+
+    fresh = exposure_buffer.ExposureBuffer()
+    monkeypatch.setattr(exposure_buffer, "buffer", fresh)
+    monkeypatch.setattr(fresh, "_start_flusher", lambda: None)
+    with override_settings(WAGTAIL_EXPERIMENTS=BUFFERED):
+        client, key = new_visitor()
+        batch = list(fresh._pending)
+        fresh._pending.clear()  # in the thread's hands now
+        holding, done = threading.Event(), threading.Event()
+
+        def flusher():
+            try:
+                with transaction.atomic():
+                    tracking.record_exposures(batch)
+                    holding.set()
+                    time.sleep(0.3)  # inside the lock timeout of the event's write
+            finally:
+                connections.close_all()
+                done.set()
+
+        threading.Thread(target=flusher).start()
+        assert holding.wait(10)
+        response = post_event(client)
+        assert done.wait(10)
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert Event.objects.get().variant.key == key
+    assert exposure_rollup_visitors(key) == 1

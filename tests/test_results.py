@@ -301,3 +301,33 @@ def test_days_remaining_waits_for_the_minimum_of_conversions(demo):
     # Before any conversion: 600 visitors a day at the planned 5 % baseline make 30 a day.
     DailyRollup.objects.filter(experiment=demo, goal="lead").update(visitors=0, events=0)
     assert experiment_results(demo)["planning"]["days_remaining"] == 1
+
+
+def test_days_remaining_takes_each_arm_at_its_own_pace(demo):
+    # b has 20 conversions at 2 a day (5 more days); c has 25, all before the last week,
+    # so at its overall 2.5 a day (2 more days): the slower of the two, 5.
+    demo.minimum_detectable_effect = 50
+    demo.save()
+    started_days_ago(demo, 9)
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 600, 3)
+        seed(demo, "b", days_ago(n), 600, 2)
+        seed(demo, "c", days_ago(n), 600, 25 if n == 9 else 0)
+    results = experiment_results(demo)
+    assert results["verdict"]["waiting_for"] == {"conversions": 10}
+    assert results["planning"]["days_remaining"] == 5
+
+
+def test_days_remaining_ignores_an_arm_the_verdict_does_not_wait_for(demo):
+    # b stopped converting: clearly worse than the control, which has its 40 conversions,
+    # so the verdict does not wait for b's 30, and neither do the days remaining.
+    demo.minimum_detectable_effect = 50
+    demo.save()
+    started_days_ago(demo, 9)
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 600, 4)
+        seed(demo, "b", days_ago(n), 600, 0)
+        seed(demo, "c", days_ago(n), 600, 4)
+    results = experiment_results(demo)
+    assert "conversions" not in results["verdict"]["waiting_for"]
+    assert results["planning"]["days_remaining"] == 0

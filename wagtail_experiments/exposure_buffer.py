@@ -4,17 +4,22 @@ the buffered exposures every ``EXPOSURE_FLUSH_SECONDS``, many in one transaction
 
 What is guaranteed, and what is not:
 
-- Every buffered exposure is written once (insert-or-ignore), by the flusher, by the
-  process's exit (``atexit``: a graceful gunicorn/uWSGI worker restart or shutdown), or,
+- Every buffered exposure is written once (insert-or-ignore), by the thread, by the
+  process's normal exit (``atexit``: a gunicorn/uWSGI worker restart or shutdown), or,
   if the database refuses a batch, by a later attempt (the batch stays buffered).
+  Exposures of a variant deleted meanwhile are dropped.
 - The visitor's signed assignment cookie is set as the page is served, and it is proof
-  of the exposure: an event of a visitor whose exposure is not stored yet (still
-  buffered, or lost) stores the exposure from the cookie first. A converting visitor is
-  therefore never lost, whatever happens to the buffer.
-- A worker killed without an exit (SIGKILL, the OOM killer, a power cut) loses the
-  exposures of its last flush interval of visitors who then send no event. More than
-  ``EXPOSURE_BUFFER_LIMIT`` buffered exposures (a long database outage) drop the oldest.
-  Either loss is logged as an error with the number of exposures, never silently.
+  of the exposure: an event, goal page or lead of a visitor whose exposure is not stored
+  yet (still buffered, or lost) stores the exposure from the cookie first, for an hour
+  after the cookie was signed (``RESTORE_SECONDS``). A visitor converting within it is
+  therefore counted, and the conversion attributed, whatever happened to the buffer. (From the same
+  process's buffer the exposure keeps its UTM values and time; from another's, or after a
+  loss, it is stored as of the event, without UTM values.)
+- A worker killed outright (SIGKILL, the OOM killer, a power cut) loses what it buffered:
+  its last interval's visitors, or, during a database outage, up to
+  ``EXPOSURE_BUFFER_LIMIT``; a killed process cannot log that, but every exposure later
+  restored from a cookie is logged (INFO, with its experiment, never the visitor). A
+  process holding more than ``EXPOSURE_BUFFER_LIMIT`` drops the oldest and logs how many.
 
 Only a visitor without a visitor-id cookie is buffered: nobody can have counted them
 before, so the variant they are served is certainly the one of record.
@@ -40,23 +45,24 @@ FLUSH_AT = 500
 STALLED_SECONDS = 60.0
 # Losses are logged at once, then summed up at most this often.
 REPORT_SECONDS = 60.0
+# How long after the assignment cookie was signed it may stand in for an exposure the
+# database lacks. Long enough for a lost buffer's visitors to convert in their visit, short
+# enough that a visitor erased meanwhile (``privacy``) is not counted again by an old cookie.
+RESTORE_SECONDS = 3600
 
 
 def is_enabled():
-    return get_setting("EXPOSURE_WRITES") == "buffered"
+    """Buffering applies to server-side exposures only: in client exposure mode the cookie
+    names pages served, not exposures counted, so it could not stand in for one."""
+    return (get_setting("EXPOSURE_WRITES") == "buffered"
+            and get_setting("EXPOSURE_MODE") == "server")
 
 
 class ExposureBuffer:
     """One per process: exposures not yet written, and the thread that writes them."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()  # one writer at a time: thread, exit or caller
-        self._pending = []
-        self._owner_pid = None
-        self._thread = None
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._forget_parent()
         self.dropped = 0  # since the process started
         self._unreported, self._reported_at, self._drop_reason = 0, None, ""
         # Monotonic times: the buffer last became non-empty; a write was last attempted.
@@ -65,7 +71,6 @@ class ExposureBuffer:
     def add(self, exposure):
         """Buffer ``exposure`` (an unsaved ``Exposure``) to be written soon."""
         with self._lock:
-            self._adopt_after_fork()
             now = time.monotonic()
             if not self._pending:
                 self._waiting_since = now
@@ -81,11 +86,26 @@ class ExposureBuffer:
         if stalled:
             self._flush_in_request()
 
+    def take(self, experiment_id, visitor_id):
+        """Remove and return this process's buffered exposure of the visitor to the
+        experiment, or None: to store it now, with its own time and UTM values."""
+        with self._lock:
+            for index, exposure in enumerate(self._pending):
+                if exposure.experiment_id == experiment_id and exposure.visitor_id == visitor_id:
+                    return self._pending.pop(index)
+        return None
+
+    def forget(self, visitor_ids):
+        """Drop the visitors' buffered exposures (``privacy.erase_person``)."""
+        with self._lock:
+            self._pending = [e for e in self._pending if e.visitor_id not in visitor_ids]
+
     def __len__(self):
         return len(self._pending)
 
     def flush(self):
-        """Write everything buffered now. Returns how many exposures were written; on a
+        """Write everything buffered now. Returns how many buffered exposures it took (some
+        may have been stored already, or be of a deleted variant); on a
         database error they stay buffered (ahead of newer ones) and the error is raised."""
         with self._flushing:
             return self._write_pending()
@@ -95,7 +115,6 @@ class ExposureBuffer:
         from .tracking import record_exposures
 
         with self._lock:
-            self._adopt_after_fork()
             self._attempted_at = time.monotonic()
             batch, self._pending = self._pending, []
         if not batch:
@@ -116,18 +135,18 @@ class ExposureBuffer:
 
     def stop(self, timeout=5.0):
         """Stop this process's thread and wait for it; what is buffered stays for ``flush``."""
-        thread = self._thread if self._owner_pid == os.getpid() else None
+        thread = self._thread
         self._stopping.set()
         self._wake.set()
-        if thread is not None:
+        if thread is not None and timeout:
             thread.join(timeout)
         self._thread = None
 
     def flush_at_exit(self):
-        """At interpreter exit: stop the thread and write what is left, once."""
-        if self._owner_pid != os.getpid():
-            return
-        self.stop()
+        """At interpreter exit: stop the thread and write what is left, once, without
+        waiting for the thread to wake (``flush`` waits only for a write it has begun): a
+        worker may have little time left before it is killed."""
+        self.stop(timeout=0)
         if not self._pending:
             return
         try:
@@ -143,7 +162,11 @@ class ExposureBuffer:
         """Write the buffer from the request that found it stalled (no thread has tried
         for STALLED_SECONDS: threads that never run, as under uWSGI without
         ``enable-threads``). Never waits for another writer, never raises."""
-        if not self._flushing.acquire(blocking=False):
+        from django.db import connection
+
+        # Inside a request's transaction (ATOMIC_REQUESTS) a rollback would take the
+        # batch with it: leave it to the thread or a later request.
+        if connection.in_atomic_block or not self._flushing.acquire(blocking=False):
             return
         try:
             self._write_pending()
@@ -153,25 +176,27 @@ class ExposureBuffer:
         finally:
             self._flushing.release()
 
-    def _adopt_after_fork(self):
-        """A forked worker (gunicorn's, say) inherits the parent's buffer but neither its
-        thread nor its duty to write what the parent buffered."""
-        if self._owner_pid != os.getpid():
-            self._owner_pid = os.getpid()
-            self._pending = []
-            self._thread = None
-            self._wake = threading.Event()
-            self._stopping = threading.Event()
+    def _forget_parent(self):
+        """A fresh state: at creation, and in a forked child (gunicorn's worker), which
+        inherits the parent's buffer and locks (perhaps held by the parent's thread) but
+        neither its thread nor its duty to write what the parent buffered."""
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one writer at a time: thread, exit or request
+        self._pending = []
+        self._thread = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
 
     def _start_flusher(self):
-        if self._thread is None and not self._stopping.is_set():
+        alive = self._thread is not None and self._thread.is_alive()
+        if not alive and not self._stopping.is_set():
             self._thread = threading.Thread(
                 target=self._run, name="wagtail-experiments-exposures", daemon=True
             )
             self._thread.start()
 
     def _run(self):
-        from django.db import connections
+        from django.db import close_old_connections, connections
 
         retry = RETRY_SECONDS
         try:
@@ -179,6 +204,9 @@ class ExposureBuffer:
                 self._wake.wait(get_setting("EXPOSURE_FLUSH_SECONDS"))
                 self._wake.clear()
                 try:
+                    # Like a request: a connection past CONN_MAX_AGE, or broken (a database
+                    # restart, a proxy's idle timeout), is replaced, not failed on.
+                    close_old_connections()
                     self.flush()
                     retry = RETRY_SECONDS
                 except Exception:
@@ -212,3 +240,5 @@ class ExposureBuffer:
 
 buffer = ExposureBuffer()
 atexit.register(buffer.flush_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=buffer._forget_parent)

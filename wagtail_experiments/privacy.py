@@ -7,6 +7,7 @@ up.
 
 from django.db import transaction
 
+from . import exposure_buffer
 from .attribution import UTM_PARAMETERS
 from .models import DailyRollup, Event, Exposure, GoalCompletion, Lead
 from .sql import add_to_counters
@@ -25,6 +26,7 @@ def erase_person(*, visitor_ids=(), email=None):
         leads = Lead.objects.filter(pk__in=_leads_naming(email))
         visitor_ids |= set(leads.exclude(visitor_id="").values_list("visitor_id", flat=True))
     leads = leads | Lead.objects.filter(visitor_id__in=visitor_ids)
+    exposure_buffer.buffer.forget(visitor_ids)  # what this process has not written yet
     removed = {
         "exposures": Exposure.objects.filter(visitor_id__in=visitor_ids).delete()[0],
         "events": Event.objects.filter(visitor_id__in=visitor_ids).delete()[0],

@@ -624,21 +624,33 @@ def _midnight(day):
     return datetime.combine(day, time.min, tzinfo=get_default_timezone())
 
 
-def _days_to_minimum_conversions(rollups, ordered, goal, counts, recent, rule, expected_daily):
-    """Days until every arm has the verdict's minimum of conversions, at the recent days'
-    conversions of the slowest arm (or, before any, the traffic times the baseline); 0 once
-    they all have; None if no conversion can be expected at all."""
-    fewest = min((conversions for _, conversions in counts), default=0)
-    if fewest >= rule.minimum_conversions:
-        return 0
-    recent_conversions = min(
-        (sum(rollups.total(goal, v.pk, day=day)[0] for day in recent) for v in ordered),
-        default=0,
-    )
-    per_day = recent_conversions / len(recent) if recent_conversions else expected_daily
-    if per_day <= 0:
-        return None
-    return math.ceil((rule.minimum_conversions - fewest) / per_day)
+def _days_to_minimum_conversions(experiment, ordered, rollups, rule, tuning, recent,
+                                 baseline):
+    """Days until every arm the verdict waits on (``verdicts.awaited_arms``) has its minimum
+    of conversions: the slowest arm's, each at its conversions of the recent days (or, with
+    none lately, of the whole experiment; before any, its recent visitors times
+    ``baseline``). 0 once they all have; None if some arm can be expected never to."""
+    figures = _primary_figures(experiment, ordered, rollups, rule, tuning)
+    awaited = verdicts.awaited_arms(figures, rule) if len(figures) > 1 else range(len(figures))
+    days_running = max(_days_running(experiment, rollups), 1)
+    slowest = 0
+    for index in awaited:
+        variant, conversions = ordered[index], figures[index].get("conversions") or 0
+        if conversions >= rule.minimum_conversions:
+            continue
+        recent_conversions = sum(rollups.total(experiment.primary_goal, variant.pk, day=day)[0]
+                                 for day in recent)
+        if recent_conversions:
+            per_day = recent_conversions / len(recent)
+        elif conversions:
+            per_day = conversions / days_running
+        else:
+            per_day = baseline * sum(rollups.total(EXPOSURES, variant.pk, day=day)[0]
+                                     for day in recent) / len(recent)
+        if per_day <= 0:
+            return None
+        slowest = max(slowest, math.ceil((rule.minimum_conversions - conversions) / per_day))
+    return slowest
 
 
 def _planning(experiment, ordered, rollups, rule, tuning):
@@ -663,9 +675,7 @@ def _planning(experiment, ordered, rollups, rule, tuning):
     daily_rate = recent_visitors / len(recent)
     days_remaining = None
     to_conversions = _days_to_minimum_conversions(
-        rollups, ordered, experiment.primary_goal, counts, recent, rule,
-        daily_rate * forecast_baseline,
-    )
+        experiment, ordered, rollups, rule, tuning, recent, forecast_baseline)
     if daily_rate > 0 and needed is not None and to_conversions is not None:
         days_remaining = max(
             math.ceil((needed - smallest_arm) / daily_rate) if needed else 0,

@@ -12,7 +12,7 @@ from wagtail.wagtail_hooks import check_view_restrictions
 from . import tracking
 from .exclusions import is_bot, is_prefetch, may_track
 from .routing import get_route_table
-from .visitor import Visitor, cookie_visitor_id
+from .visitor import Visitor, cookie_visitor_id, counted_variants
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def record_goal_page_visit(request, routes):
     if not events:
         return
     try:
-        tracking.record_events(events, visitor_id=visitor.id, from_server=True)
+        tracking.record_events(events, visitor_id=visitor.id, from_server=True,
+                               counted_variants=counted_variants(request, visitor.id))
     except Exception:
         logger.exception("Could not record a goal page visit.")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from . import single_event, single_exposure
 from .attribution import utm_from_query
-from .models import DailyRollup, Event, Exposure, GoalCompletion
+from .models import DailyRollup, Event, Exposure, GoalCompletion, Variant
 from .rollup_sources import rolled_up_source
 from .routing import get_route_table
 from .sql import add_to_counters, insert_ignoring_conflicts, retrying, tracking_transaction
@@ -74,6 +74,14 @@ def record_exposures(exposures):
     database error, having stored none of them (``exposure_buffer`` writes through this)."""
     unique = {(row.experiment_id, row.visitor_id): row for row in reversed(exposures)}
     rows = [unique[key] for key in sorted(unique)]  # one lock order for every writer
+    # A variant (or experiment) deleted while its exposures waited: they cannot be stored,
+    # and must not hold up the others.
+    existing = set(Variant.objects.filter(pk__in={row.variant_id for row in rows})
+                   .values_list("pk", "experiment_id"))
+    gone = [row for row in rows if (row.variant_id, row.experiment_id) not in existing]
+    if gone:
+        logger.warning("Dropped %s buffered exposures of deleted variants.", len(gone))
+        rows = [row for row in rows if (row.variant_id, row.experiment_id) in existing]
     inserted = set()
     with tracking_transaction(Exposure):
         for start in range(0, len(rows), EXPOSURE_BATCH):
@@ -232,19 +240,29 @@ def _expose_on_impression(events, routes, visitor_id, served_variants):
 
 def expose_from_cookie(routes, visitor_id, counted_variants):
     """Store the exposures to ``routes``' experiments that the signed cookie vouches for
-    (``counted_variants``) and the database lacks (see ``exposure_buffer``); True if any
-    was stored now."""
+    (``counted_variants``) and the database lacks (see ``exposure_buffer``): this process's
+    buffered one if it holds it (its time and UTM values), else one as of now. True if the
+    cookie vouched for any, so the caller looks again (another writer may have stored it
+    meanwhile, which a one-statement write, seeing its own snapshot, does not report)."""
+    from . import exposure_buffer
+
     now = timezone.now()
-    stored = False
+    vouched = False
     for route in routes:
         variant = route.variant_by_key(counted_variants.get(route.experiment_id))
         if variant is None or not route.collects_at(now):
             continue
+        vouched = True
+        buffered = exposure_buffer.buffer.take(route.experiment_id, visitor_id)
         recorded = record_exposure(
-            experiment_id=route.experiment_id, variant_id=variant.id, visitor_id=visitor_id
+            experiment_id=route.experiment_id, variant_id=variant.id, visitor_id=visitor_id,
+            utm=buffered.utm() if buffered is not None else None,
+            at=buffered.created_at if buffered is not None else None,
         )
-        stored = stored or recorded is not None
-    return stored
+        if buffered is None and recorded is not None:
+            logger.info("Restored an exposure to experiment %s from its assignment cookie.",
+                        route.experiment_id)
+    return vouched
 
 
 def _exposures_by_slug(routes, visitor_id, slugs):

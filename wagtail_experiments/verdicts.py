@@ -130,11 +130,16 @@ def missing(variants: Sequence[Mapping], rule: DecisionRule, *, days_running: fl
     The minimum conversions apply to the control, and to every variant not already shown
     different from it: one that stopped converting altogether (or, for a goal that should
     go down, drove it to zero) would otherwise keep the experiment waiting forever."""
-    control = variants[0]
-    judged = [control, *(v for v in variants[1:]
-                         if not (_is_decided(v, rule) and (control.get("conversions") or 0)
-                                 >= rule.minimum_conversions))]
+    judged = [variants[index] for index in awaited_arms(variants, rule)]
     return _waiting_for(judged, rule, days_running, sample_reached)
+
+
+def awaited_arms(variants: Sequence[Mapping], rule: DecisionRule) -> list[int]:
+    """Indices of the arms the minimum of conversions applies to (see ``missing``): the
+    control, and every variant not already shown different from it."""
+    control_conversions = variants[0].get("conversions") or 0
+    return [0, *(index for index, variant in enumerate(variants) if index and not (
+        _is_decided(variant, rule) and control_conversions >= rule.minimum_conversions))]
 
 
 def fixed_look_due(variants: Sequence[Mapping], rule: DecisionRule, *, days_running: float,

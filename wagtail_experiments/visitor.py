@@ -23,18 +23,16 @@ def cookie_visitor_id(request):
 
 def counted_variants(request, visitor_id):
     """{experiment id: variant key} of the counted exposures the request's signed
-    assignment cookie vouches for, when exposures are buffered (``exposure_buffer``), are
-    counted as pages are served (in client exposure mode the cookie records pages served,
-    not yet confirmed) and the cookie is ``visitor_id``'s: tracking then stores an exposure
-    still buffered, or lost from the buffer, before the visitor's event or lead. (With
-    immediate writes a missing exposure was erased, and stays so.)"""
-    if not visitor_id or get_setting("EXPOSURE_MODE") != "server":
+    assignment cookie vouches for, when exposures are buffered (``exposure_buffer``), the
+    cookie is ``visitor_id``'s and was signed within ``RESTORE_SECONDS``: tracking then
+    stores an exposure still buffered, or lost from the buffer, before the visitor's event
+    or lead. (With immediate writes, or an older cookie, an exposure the database lacks
+    was erased, and stays so.)"""
+    from .exposure_buffer import RESTORE_SECONDS, is_enabled
+
+    if not visitor_id or not is_enabled() or visitor_id != cookie_visitor_id(request):
         return {}
-    if get_setting("EXPOSURE_WRITES") != "buffered":
-        return {}
-    if visitor_id != cookie_visitor_id(request):
-        return {}
-    return dict(Visitor.from_request(request).assignments)
+    return Visitor._read_assignments(request, visitor_id, max_age=RESTORE_SECONDS)[0]
 
 
 # The header with which a server naming a visitor (``visitor_id``) authenticates.
@@ -125,9 +123,10 @@ class Visitor:
         return cls(raw_id, assignments, is_new=False, unexposed=unexposed)
 
     @staticmethod
-    def _read_assignments(request, visitor_id):
+    def _read_assignments(request, visitor_id, max_age=None):
         signed = request.get_signed_cookie(
-            get_setting("ASSIGNMENT_COOKIE"), default=None, salt=ASSIGNMENT_SALT
+            get_setting("ASSIGNMENT_COOKIE"), default=None, salt=ASSIGNMENT_SALT,
+            max_age=max_age,
         )
         assignments, unexposed = {}, set()
         if not signed:
