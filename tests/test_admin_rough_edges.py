@@ -54,6 +54,8 @@ def test_the_headline_and_the_lift_chart_lead_the_results(seeded_stats, admin_cl
     # The winner's bar is green; the chart comes before the table.
     assert html.index("wexp-lift-chart") < html.index('class="listing wexp-variants"')
     assert 'fill="#2ca25f"' in html
+    # Every chart also comes drawn for a phone, which the stylesheet shows there instead.
+    assert html.count('class="wexp-narrow"') == html.count('class="wexp-wide"') >= 3
 
 
 def test_too_early_says_how_far_the_plan_is(demo, admin_client):
@@ -179,7 +181,8 @@ def test_charts_have_round_axes_whole_labels_and_an_interval_band(seeded_stats, 
     assert 'text-anchor="end" stroke="none">2026-11-02</text>' in svg  # not cut off
 
     results_html = admin_client.get(results_url(seeded_stats)).content.decode()
-    assert results_html.count("<polygon") == 3  # one interval band per variant
+    # One interval band per variant, in the chart drawn wide and in the phone's.
+    assert results_html.count("<polygon") == 2 * 3
 
 
 def test_the_daily_series_carries_the_interval_of_the_cumulative_rate(seeded_stats):
@@ -220,3 +223,23 @@ def test_the_primary_goal_suggests_the_declared_goals(demo, admin_client):
     names = re.findall(r'<option value="([^"]+)">', datalist)
     assert set(demo.goals.values_list("name", flat=True)) <= set(names)
     assert "Payload for code (optional)" in html
+
+
+def test_a_phones_lift_chart_puts_the_figures_above_each_bar():
+    import re
+
+    from wagtail_experiments.charts import NARROW_WIDTH, grouped_bars, lift_chart
+
+    variants = [{"key": "control", "lift": None},
+                {"key": "b", "lift": 0.12, "lift_ci_low": 0.04, "lift_ci_high": 0.21},
+                {"key": "c", "lift": -0.03, "lift_ci_low": -0.2, "lift_ci_high": 0.15}]
+    svg = lift_chart(variants, winner="b", title="Lift", width=NARROW_WIDTH)
+    assert f'viewBox="0 0 {NARROW_WIDTH} ' in svg
+    assert '<tspan font-weight="600">b</tspan> +12.0% [+4%, +21%]' in svg
+    # Nothing is drawn past the chart's edges.
+    for x in re.findall(r'<(?:text|rect|circle)[^>]* (?:x|cx)="([-\d.]+)"', svg):
+        assert 0 <= float(x) <= NARROW_WIDTH
+    # Group labels are cut to what their share of the width holds.
+    bars = grouped_bars([{"label": f"newsletter-{n}", "bars": [{"key": "b", "value": 0.1}]}
+                         for n in range(8)], title="UTM", width=NARROW_WIDTH)
+    assert "newsletter-1<title>" not in bars and "new…<title>newsletter-1</title>" in bars

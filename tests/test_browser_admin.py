@@ -126,12 +126,12 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
     visitors = [int(rows.nth(i).locator("td").nth(1).inner_text()) for i in range(2)]
     assert sum(visitors) == 40
     # One day of data: each of the two charts draws a bar per variant, not a line.
-    assert page.locator(".wexp-charts svg rect").count() == 4
+    assert page.locator(".wexp-charts .wexp-wide svg rect").count() == 4
     screenshot(page, "editor-first-results")
 
     # Legible in Wagtail's dark theme: the charts' axes and labels follow the text colour.
     def chart_text_brightness():
-        rgb = page.locator("svg.wexp-chart").first.evaluate("el => getComputedStyle(el).color")
+        rgb = page.locator(".wexp-wide svg.wexp-chart").first.evaluate("el => getComputedStyle(el).color")
         red, green, blue = (int(part) for part in rgb[rgb.index("(") + 1:-1].split(",")[:3])
         return (red + green + blue) / 3
 

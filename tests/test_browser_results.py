@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / ("docs/images" if os.environ.get("WEXP_UPDATE_SCREENSHOTS") else
                       "test-artifacts")
 
+# The smallest text of an SVG chart in CSS pixels as drawn: its font size times the
+# chart's scale (the SVG's width on screen over its viewBox width).
+SMALLEST_RENDERED_TEXT = """svg => {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const sizes = [...svg.querySelectorAll("text")].map(
+        text => parseFloat(getComputedStyle(text).fontSize) * scale);
+    return Math.min(...sizes);
+}"""
+
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     # As in test_browser_admin: the admin's parallel requests crash Python's sqlite3 under
@@ -79,8 +88,8 @@ def test_the_demo_results_lead_with_the_verdict_and_its_picture(analyst):
     headline = plain(page.locator(".wexp-verdict").inner_text())
     assert plain(str(verdict_sentence(results["verdict"], results["planning"]))) in headline
     # The lift chart: one row per challenger, an interval bar each.
-    lift = page.locator("svg.wexp-lift-chart")
-    assert lift.is_visible()
+    lift = page.locator(".wexp-wide svg.wexp-lift-chart")  # a desktop's; phones get another
+    assert lift.is_visible() and not page.locator(".wexp-narrow svg.wexp-lift-chart").is_visible()
     challengers = len(results["variants"]) - 1
     assert lift.locator("circle").count() == challengers
     assert lift.locator("rect").count() == challengers
@@ -94,7 +103,7 @@ def test_the_demo_results_lead_with_the_verdict_and_its_picture(analyst):
     summary = plain(page.locator(".wexp-summary").inner_text())
     assert f"{results['conversions']} conversions of “{selected}”" in summary
     # UTM sources and the funnel of the demo draw their charts.
-    assert page.locator("svg.wexp-bar-chart").count() >= 1
+    assert page.locator(".wexp-wide svg.wexp-bar-chart").count() >= 1
     screenshot(page, "experiment-results")
 
     page.emulate_media(color_scheme="dark")
@@ -132,12 +141,21 @@ def test_the_demo_results_lead_with_the_verdict_and_its_picture(analyst):
     assert "completed" in outcome and finished.winner.key in outcome
     assert "completed" in page.locator(".wexp-status").inner_text().lower()
 
-    # On a phone, every chart fits the screen.
+    # On a phone, every chart fits the screen, its text at least 10 px as rendered, and
+    # the header's buttons fit too (the rest are in Wagtail's "Actions" dropdown).
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server}/admin/experiments/results/{experiment.pk}/")
-    for chart in page.locator("svg.wexp-chart").all():
+    charts = [chart for chart in page.locator("svg.wexp-chart").all() if chart.is_visible()]
+    assert len(charts) >= 4
+    for chart in charts:
         box = chart.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, box
+        smallest = chart.evaluate(SMALLEST_RENDERED_TEXT)
+        assert smallest >= 10, (chart.get_attribute("aria-label"), smallest)
+    for button in page.locator("header a.button, header button").all():
+        if button.is_visible():
+            box = button.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, box
     screenshot(page, "experiment-results-phone")
 
 

@@ -158,8 +158,10 @@ def grouped_bars(groups, *, title, percent=True, width=960, height=280):
     group_w = plot_w / max(len(groups), 1)
     for number, group in enumerate(groups):
         centre = left + group_w * (number + 0.5)
+        # As many characters as the group's width holds (about 8 units each at 14).
+        fits = max(3, min(18, int(group_w // 8.5)))
         parts.append(f'<text x="{centre:.1f}" y="{height - 10}" text-anchor="middle" '
-                     f'stroke="none">{escape(_shorten(group["label"]))}'
+                     f'stroke="none">{escape(_shorten(group["label"], fits))}'
                      f"<title>{escape(group['label'])}</title></text>")
     parts.append("</g>")
     for number, group in enumerate(groups):
@@ -189,6 +191,9 @@ def legend(series):
     return [(line["key"], PALETTE[index % len(PALETTE)]) for index, line in enumerate(series)]
 
 
+# A phone's chart, in SVG units: at a phone's width its text stays at about its own size.
+NARROW_WIDTH = 400
+COMPACT_BELOW = 480
 # Lift chart colours by what the verdict says of a variant.
 WINNER_COLOUR, LOSER_COLOUR, UNDECIDED_COLOUR = "#2ca25f", "#c0392b", "#7f8c8d"
 # The lift axis ends at +1,000 % (ratio 11) and its mirror, -91 % (ratio 1/11).
@@ -200,9 +205,15 @@ def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height
     """An SVG with one row per challenger: its lift interval as a bar against a zero line,
     the estimate marked. The axis is the log of the rate ratio, where the intervals are
     symmetric (+100 % and -50 % are as far from 0); ends beyond +1,000 % are drawn there.
-    ``variants`` are the results' (control first); the winner is green, losers red."""
+    ``variants`` are the results' (control first); the winner is green, losers red.
+    Below ``COMPACT_BELOW`` units wide (a phone's chart) each row's key and figures go
+    above its bar instead of beside it, so the bar keeps the width."""
     rows = [v for v in variants[1:] if v.get("lift") is not None]
-    left, right, top, bottom = 90, 200, 12, 26
+    compact = width < COMPACT_BELOW
+    if compact:
+        left, right, top, bottom, row_height = 16, 16, 8, 26, max(row_height, 50)
+    else:
+        left, right, top, bottom = 90, 200, 12, 26
     height = top + bottom + row_height * max(len(rows), 1)
     plot_w = width - left - right
 
@@ -231,14 +242,24 @@ def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height
         )
     parts.append("</g>")
     for index, variant in enumerate(rows):
-        middle = top + row_height * index + row_height / 2
+        middle = top + row_height * index + (row_height * 0.68 if compact else row_height / 2)
         colour = (WINNER_COLOUR if variant["key"] == winner
                   else LOSER_COLOUR if variant["key"] in losers else UNDECIDED_COLOUR)
         low, high = variant.get("lift_ci_low"), variant.get("lift_ci_high")
-        parts.append(
-            f'<text x="{left - 10}" y="{middle + 4:.1f}" text-anchor="end" font-size="13" '
-            f'fill="currentColor">{escape(variant["key"])}</text>'
-        )
+        summary = f"{variant['lift']:+.1%}"
+        if low is not None and high is not None:
+            summary += f" [{_bound(low)}, {_bound(high)}]"
+        if compact:
+            parts.append(
+                f'<text x="{left}" y="{middle - 14:.1f}" font-size="13" fill="currentColor">'
+                f'<tspan font-weight="600">{escape(variant["key"])}</tspan> '
+                f"{escape(summary)}</text>"
+            )
+        else:
+            parts.append(
+                f'<text x="{left - 10}" y="{middle + 4:.1f}" text-anchor="end" font-size="13" '
+                f'fill="currentColor">{escape(variant["key"])}</text>'
+            )
         if low is not None and high is not None:
             parts.append(
                 f'<rect x="{x(low):.1f}" y="{middle - 7:.1f}" width="{x(high) - x(low):.1f}" '
@@ -248,15 +269,22 @@ def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height
             f'<circle cx="{x(variant["lift"]):.1f}" cy="{middle:.1f}" r="5" fill="{colour}">'
             f'<title>{escape(variant["key"])}: {variant["lift"]:+.1%}</title></circle>'
         )
-        summary = f"{variant['lift']:+.1%}"
-        if low is not None and high is not None:
-            summary += f" [{_bound(low)}, {_bound(high)}]"
-        parts.append(
-            f'<text x="{width - right + 10}" y="{middle + 4:.1f}" font-size="12" '
-            f'fill="currentColor">{escape(summary)}</text>'
-        )
+        if not compact:
+            parts.append(
+                f'<text x="{width - right + 10}" y="{middle + 4:.1f}" font-size="12" '
+                f'fill="currentColor">{escape(summary)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def responsive(draw, *args, narrow=None, **kwargs):
+    """``draw``'s chart twice: as it is for wide screens, and drawn ``NARROW_WIDTH`` units
+    wide (``narrow``: other arguments for that one, e.g. its height) for a phone, where the
+    wide one would shrink its text to a few pixels. The stylesheet shows one of them."""
+    wide = draw(*args, **kwargs)
+    small = draw(*args, **{**kwargs, "width": NARROW_WIDTH, **(narrow or {})})
+    return f'<div class="wexp-wide">{wide}</div><div class="wexp-narrow">{small}</div>'
 
 
 def _lift_ticks(half_range):

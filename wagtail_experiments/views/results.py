@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from wagtail.admin.widgets import AdminDateInput
-from wagtail.admin.widgets.button import HeaderButton
+from wagtail.admin.widgets.button import Button, HeaderButton
 
 from .. import charts
 from ..compat import PermissionCheckedMixin, get_permission_policy
@@ -64,8 +64,20 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
 
     @cached_property
     def header_buttons(self):
-        """What the user may do next, from the results themselves: edit, and the
-        lifecycle actions open to the experiment (pause, resume, complete, promote…)."""
+        """Edit, and the lifecycle action most likely next (start, pause, resume,
+        promote…): few enough to fit a phone's header."""
+        return self._actions[:2]
+
+    @cached_property
+    def header_more_buttons(self):
+        """The other lifecycle actions open to the experiment, in Wagtail's dropdown."""
+        return [Button(button.label, url=button.url, icon_name=button.icon_name,
+                       priority=button.priority) for button in self._actions[2:]]
+
+    @cached_property
+    def _actions(self):
+        """What the user may do next, from the results themselves: edit, then the
+        lifecycle actions open to the experiment, most likely first."""
         if not get_permission_policy(Experiment).user_has_permission(self.request.user,
                                                                      "change"):
             return []
@@ -146,24 +158,28 @@ def _display(results):
     """Chart markup and derived flags the template shows as they are."""
     primary = results["goal"] == results["primary_goal"]
     return {
-        "conversion_chart": mark_safe(charts.line_chart(
+        "conversion_chart": mark_safe(charts.responsive(
+            charts.line_chart,
             results["daily"], value="cumulative_conversion_rate", percent=True,
             band=("cumulative_ci_low", "cumulative_ci_high"),
             title=str(_("Cumulative conversion rate per variant")),
         )),
-        "visitors_chart": mark_safe(charts.line_chart(
+        "visitors_chart": mark_safe(charts.responsive(
+            charts.line_chart,
             results["daily"], value="visitors", title=str(_("Visitors per day per variant")),
         )),
         "legend": charts.legend(results["daily"]),
         # Coloured by the verdict only when the figures are the primary goal's.
-        "lift_chart": mark_safe(charts.lift_chart(
+        "lift_chart": mark_safe(charts.responsive(
+            charts.lift_chart,
             results["variants"],
             winner=results["verdict"]["winner"] if primary else None,
             losers=results["verdict"]["losers"] if primary else (),
             title=str(_("Lift over the control, with its interval")),
         )) if any(v.get("lift") is not None for v in results["variants"][1:]) else "",
         "challengers": [v for v in results["variants"] if not v["is_control"]],
-        "utm_chart": mark_safe(charts.grouped_bars(
+        "utm_chart": mark_safe(charts.responsive(
+            charts.grouped_bars,
             [{"label": row["utm_source"] or str(_("(none)")),
               "bars": [{"key": cell["key"], "value": _share(cell["conversions"],
                                                             cell["visitors"])}
@@ -171,7 +187,8 @@ def _display(results):
              for row in results["utm_sources"]],
             title=str(_("Conversion rate per UTM source and variant")),
         )) if results["utm_sources"] else "",
-        "funnel_chart": mark_safe(charts.grouped_bars(
+        "funnel_chart": mark_safe(charts.responsive(
+            charts.grouped_bars,
             [{"label": str(_("Step %(step)s") % {"step": step}),
               "bars": [{"key": line["key"], "value": _share(
                   line["steps"][index]["visitors"], line["steps"][0]["visitors"])}
