@@ -131,7 +131,8 @@ def test_editor_runs_an_experiment_end_to_end(site, chromium):
 
     # Legible in Wagtail's dark theme: the charts' axes and labels follow the text colour.
     def chart_text_brightness():
-        rgb = page.locator(".wexp-wide svg.wexp-chart").first.evaluate("el => getComputedStyle(el).color")
+        chart = page.locator(".wexp-wide svg.wexp-chart").first
+        rgb = chart.evaluate("el => getComputedStyle(el).color")
         red, green, blue = (int(part) for part in rgb[rgb.index("(") + 1:-1].split(",")[:3])
         return (red + green + blue) / 3
 
