@@ -331,3 +331,15 @@ def test_days_remaining_ignores_an_arm_the_verdict_does_not_wait_for(demo):
     results = experiment_results(demo)
     assert "conversions" not in results["verdict"]["waiting_for"]
     assert results["planning"]["days_remaining"] == 0
+
+
+def test_the_screen_says_how_long_the_minimum_of_conversions_takes(demo, admin_client):
+    demo.minimum_detectable_effect = 50
+    demo.save()
+    started_days_ago(demo, 9)
+    for n in range(10):
+        seed(demo, "control", days_ago(n), 600, 1)
+        seed(demo, "b", days_ago(n), 600, 3)
+        seed(demo, "c", days_ago(n), 600, 2)
+    html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
+    assert "About 20 days remaining at recent traffic." in html
