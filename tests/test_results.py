@@ -281,18 +281,22 @@ def test_rollups_count_the_first_utm_sources_and_later_new_ones_as_other(demo):
     assert Exposure.objects.filter(utm_source="src-7").exists()
 
 
-def test_days_remaining_waits_for_the_minimum_of_conversions(demo):
-    from wagtail_experiments.models import DailyRollup
-
-    # Enough visitors for the plan (+50 % needs 5,133 per variant, sequentially) but, in the
-    # slowest arm, one conversion a day: the verdict waits for 30 per arm, 20 more days.
+def ten_days_of(demo, conversions):
+    """Ten days of 600 visitors a day per variant, enough for the +50 % plan (5,133 per
+    variant, sequentially); ``conversions(key, n)``: the variant's conversions n days ago."""
     demo.minimum_detectable_effect = 50
     demo.save()
     started_days_ago(demo, 9)
     for n in range(10):
-        seed(demo, "control", days_ago(n), 600, 1)
-        seed(demo, "b", days_ago(n), 600, 3)
-        seed(demo, "c", days_ago(n), 600, 2)
+        for key in ("control", "b", "c"):
+            seed(demo, key, days_ago(n), 600, conversions(key, n))
+
+
+def test_days_remaining_waits_for_the_minimum_of_conversions(demo):
+    from wagtail_experiments.models import DailyRollup
+
+    # In the slowest arm one conversion a day: the verdict waits for 30 per arm, 20 days.
+    ten_days_of(demo, lambda key, n: {"control": 1, "b": 3, "c": 2}[key])
     results = experiment_results(demo)
     assert results["planning"]["reached"] is True
     assert results["verdict"]["reason"] == "collecting_data"
@@ -306,13 +310,7 @@ def test_days_remaining_waits_for_the_minimum_of_conversions(demo):
 def test_days_remaining_takes_each_arm_at_its_own_pace(demo):
     # b has 20 conversions at 2 a day (5 more days); c has 25, all before the last week,
     # so at its overall 2.5 a day (2 more days): the slower of the two, 5.
-    demo.minimum_detectable_effect = 50
-    demo.save()
-    started_days_ago(demo, 9)
-    for n in range(10):
-        seed(demo, "control", days_ago(n), 600, 3)
-        seed(demo, "b", days_ago(n), 600, 2)
-        seed(demo, "c", days_ago(n), 600, 25 if n == 9 else 0)
+    ten_days_of(demo, lambda key, n: {"control": 3, "b": 2, "c": 25 if n == 9 else 0}[key])
     results = experiment_results(demo)
     assert results["verdict"]["waiting_for"] == {"conversions": 10}
     assert results["planning"]["days_remaining"] == 5
@@ -321,25 +319,13 @@ def test_days_remaining_takes_each_arm_at_its_own_pace(demo):
 def test_days_remaining_ignores_an_arm_the_verdict_does_not_wait_for(demo):
     # b stopped converting: clearly worse than the control, which has its 40 conversions,
     # so the verdict does not wait for b's 30, and neither do the days remaining.
-    demo.minimum_detectable_effect = 50
-    demo.save()
-    started_days_ago(demo, 9)
-    for n in range(10):
-        seed(demo, "control", days_ago(n), 600, 4)
-        seed(demo, "b", days_ago(n), 600, 0)
-        seed(demo, "c", days_ago(n), 600, 4)
+    ten_days_of(demo, lambda key, n: {"control": 4, "b": 0, "c": 4}[key])
     results = experiment_results(demo)
     assert "conversions" not in results["verdict"]["waiting_for"]
     assert results["planning"]["days_remaining"] == 0
 
 
 def test_the_screen_says_how_long_the_minimum_of_conversions_takes(demo, admin_client):
-    demo.minimum_detectable_effect = 50
-    demo.save()
-    started_days_ago(demo, 9)
-    for n in range(10):
-        seed(demo, "control", days_ago(n), 600, 1)
-        seed(demo, "b", days_ago(n), 600, 3)
-        seed(demo, "c", days_ago(n), 600, 2)
+    ten_days_of(demo, lambda key, n: {"control": 1, "b": 3, "c": 2}[key])
     html = admin_client.get(f"/admin/experiments/results/{demo.pk}/").content.decode()
     assert "About 20 days remaining at recent traffic." in html
