@@ -152,6 +152,9 @@ def test_the_demo_results_lead_with_the_verdict_and_its_picture(analyst):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, box
         smallest = chart.evaluate(SMALLEST_RENDERED_TEXT)
         assert smallest >= 10, (chart.get_attribute("aria-label"), smallest)
+    # Wide tables scroll within their own box: the screen itself never scrolls sideways.
+    main = page.locator("main").evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert main[0] <= main[1], main
     for button in page.locator("header a.button, header button").all():
         if button.is_visible():
             box = button.bounding_box()
