@@ -278,12 +278,12 @@ def lift_chart(variants, *, winner=None, losers=(), title, width=640, row_height
     return "".join(parts)
 
 
-def responsive(draw, *args, narrow=None, **kwargs):
+def responsive(draw, *args, **kwargs):
     """``draw``'s chart twice: as it is for wide screens, and drawn ``NARROW_WIDTH`` units
-    wide (``narrow``: other arguments for that one, e.g. its height) for a phone, where the
-    wide one would shrink its text to a few pixels. The stylesheet shows one of them."""
+    wide for a phone, where the wide one would shrink its text to a few pixels. The
+    stylesheet shows one of them."""
     wide = draw(*args, **kwargs)
-    small = draw(*args, **{**kwargs, "width": NARROW_WIDTH, **(narrow or {})})
+    small = draw(*args, **{**kwargs, "width": NARROW_WIDTH})
     return f'<div class="wexp-wide">{wide}</div><div class="wexp-narrow">{small}</div>'
 
 
