@@ -164,14 +164,18 @@ def experiment_results(experiment, goal=None, since=None, until=None):
     # The verdict and the plan are the experiment's, whatever range is shown: a range
     # picked after the fact must not be able to make a winner.
     whole = rollups if rollups.whole_experiment else _Rollups(experiment)
-    planning = _planning(experiment, ordered, whole, rule, tuning)
+    # The primary goal's figures on all the data: what the plan waits on, and the verdict
+    # of every look but a fixed horizon's.
+    current = _primary_figures(experiment, ordered, whole, rule, tuning)
+    planning = _planning(experiment, ordered, whole, rule, tuning, current)
     # Whether the split fits the weights is a question about all the data so far, also
     # when a range is shown or the verdict was taken at an earlier look.
     split = analysis if whole is rollups else _analyze(
         _counts(whole, ordered, goal), rule, tuning, weights=[v["weight"] for v in variants])
     goals = _goal_statistics(experiment, ordered, rollups, declared, rule, tuning)
     verdict, judged = _verdict(experiment, ordered, whole, declared, rule, tuning, planning,
-                               split["srm_detected"], goals if whole is rollups else None)
+                               split["srm_detected"], current,
+                               goals if whole is rollups else None)
     if rule.method == "fixed":
         _judge_as_at_the_look(goals, judged if verdict["frozen_on"] else None)
     outcome = _outcome(experiment)
@@ -372,12 +376,13 @@ def _capped_totals_through(experiment, goal, cap, day):
 
 
 def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm_detected,
-             goals=None):
+             current, goals=None):
     """``verdicts.verdict`` on the primary goal. A sequential experiment is judged on all
     its data at every look. A fixed-horizon one is judged once: on the data up to the
     first full day that reached its planned sample and minimums, and that answer stays
-    (later data is shown, but cannot change it). ``goals``: the goals' statistics on all
-    of ``rollups`` when already computed (reused for a look at all the data). Returns the
+    (later data is shown, but cannot change it). ``current``: the primary goal's figures
+    on all of ``rollups``; ``goals``: the goals' statistics on all of ``rollups`` when
+    already computed (both reused for a look at all the data). Returns the
     decision and the goals' statistics it was taken on."""
     look, days_running, sample_reached = None, _days_running(experiment, rollups), True
     if rule.method == "fixed":
@@ -385,7 +390,8 @@ def _verdict(experiment, ordered, rollups, declared, rule, tuning, planning, srm
         sample_reached = look is not None
         if look is not None:
             days_running = _days_through(experiment, rollups, look)
-    figures = _primary_figures(experiment, ordered, rollups, rule, tuning, look)
+    figures = current if look is None else _primary_figures(
+        experiment, ordered, rollups, rule, tuning, look)
     if len(figures) < 2:
         return {"reason": "collecting_data", "winner": None, "leader": None, "losers": [],
                 "significant": False, "waiting_for": {}, "harmed_guardrails": {},
@@ -624,13 +630,13 @@ def _midnight(day):
     return datetime.combine(day, time.min, tzinfo=get_default_timezone())
 
 
-def _days_to_minimum_conversions(experiment, ordered, rollups, rule, tuning, recent,
+def _days_to_minimum_conversions(experiment, ordered, rollups, rule, figures, recent,
                                  baseline):
     """Days until every arm the verdict waits on (``verdicts.awaited_arms``) has its minimum
     of conversions: the slowest arm's, each at its conversions of the recent days (or, with
     none lately, of the whole experiment; before any, its recent visitors times
-    ``baseline``). 0 once they all have; None if some arm can be expected never to."""
-    figures = _primary_figures(experiment, ordered, rollups, rule, tuning)
+    ``baseline``). ``figures``: the primary goal's, on all the data. 0 once they all have;
+    None if some arm can be expected never to."""
     awaited = verdicts.awaited_arms(figures, rule) if len(figures) > 1 else range(len(figures))
     days_running = max(_days_running(experiment, rollups), 1)
     slowest = 0
@@ -653,7 +659,7 @@ def _days_to_minimum_conversions(experiment, ordered, rollups, rule, tuning, rec
     return slowest
 
 
-def _planning(experiment, ordered, rollups, rule, tuning):
+def _planning(experiment, ordered, rollups, rule, tuning, figures):
     """The planned sample for the experiment's method (and the fixed-horizon figure, for
     comparison), progress, days remaining at the last week's traffic, and the smallest lift
     the experiment can detect now and in ``FORECAST_DAYS`` days."""
@@ -675,7 +681,7 @@ def _planning(experiment, ordered, rollups, rule, tuning):
     daily_rate = recent_visitors / len(recent)
     days_remaining = None
     to_conversions = _days_to_minimum_conversions(
-        experiment, ordered, rollups, rule, tuning, recent, forecast_baseline)
+        experiment, ordered, rollups, rule, figures, recent, forecast_baseline)
     if daily_rate > 0 and needed is not None and to_conversions is not None:
         days_remaining = max(
             math.ceil((needed - smallest_arm) / daily_rate) if needed else 0,

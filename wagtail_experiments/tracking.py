@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.utils import timezone
 
-from . import single_event, single_exposure
+from . import exposure_buffer, single_event, single_exposure
 from .attribution import utm_from_query
 from .models import DailyRollup, Event, Exposure, GoalCompletion, Variant
 from .rollup_sources import rolled_up_source
@@ -199,7 +199,8 @@ def _record_one_event(event, routes, visitor_id, user_id, at=None, counted_varia
         ))
 
     stored = store()
-    if not stored.exposed and expose_from_cookie([route], visitor_id, counted_variants or {}):
+    if not stored.exposed and counted_variants and expose_from_cookie(
+            [route], visitor_id, counted_variants):
         stored = store()
     if not stored.exposed:
         result.rejected.append({"index": 0, "error": _never_exposed(event.experiment)})
@@ -244,8 +245,6 @@ def expose_from_cookie(routes, visitor_id, counted_variants):
     buffered one if it holds it (its time and UTM values), else one as of now. True if the
     cookie vouched for any, so the caller looks again (another writer may have stored it
     meanwhile, which a one-statement write, seeing its own snapshot, does not report)."""
-    from . import exposure_buffer
-
     now = timezone.now()
     vouched = False
     for route in routes:

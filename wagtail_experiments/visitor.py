@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
+from . import exposure_buffer
 from .assignment import is_valid_visitor_id, new_visitor_id
 from .conf import get_setting
 
@@ -28,11 +29,12 @@ def counted_variants(request, visitor_id):
     stores an exposure still buffered, or lost from the buffer, before the visitor's event
     or lead. (With immediate writes, or an older cookie, an exposure the database lacks
     was erased, and stays so.)"""
-    from .exposure_buffer import RESTORE_SECONDS, is_enabled
-
-    if not visitor_id or not is_enabled() or visitor_id != cookie_visitor_id(request):
+    if not visitor_id or not exposure_buffer.is_enabled():
         return {}
-    return Visitor._read_assignments(request, visitor_id, max_age=RESTORE_SECONDS)[0]
+    if visitor_id != cookie_visitor_id(request):
+        return {}
+    window = exposure_buffer.RESTORE_SECONDS
+    return Visitor._read_assignments(request, visitor_id, max_age=window)[0]
 
 
 # The header with which a server naming a visitor (``visitor_id``) authenticates.

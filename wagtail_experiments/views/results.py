@@ -66,18 +66,18 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
     def header_buttons(self):
         """Edit, and the lifecycle action most likely next (start, pause, resume,
         promote…): few enough to fit a phone's header."""
-        return self._actions[:2]
+        return [HeaderButton(**action) for action in self._actions[:2]]
 
     @cached_property
     def header_more_buttons(self):
         """The other lifecycle actions open to the experiment, in Wagtail's dropdown."""
-        return [Button(button.label, url=button.url, icon_name=button.icon_name,
-                       priority=button.priority) for button in self._actions[2:]]
+        return [Button(**action) for action in self._actions[2:]]
 
     @cached_property
     def _actions(self):
-        """What the user may do next, from the results themselves: edit, then the
-        lifecycle actions open to the experiment, most likely first."""
+        """What the user may do next, from the results themselves (each a button's
+        arguments): edit, then the lifecycle actions open to the experiment, most likely
+        first."""
         if not get_permission_policy(Experiment).user_has_permission(self.request.user,
                                                                      "change"):
             return []
@@ -89,10 +89,10 @@ class ExperimentResultsView(PermissionCheckedMixin, ExperimentScreenMixin, Templ
             return f"{reverse(name, args=[pk])}?{urlencode({'next': here})}"
 
         return [
-            HeaderButton(_("Edit"), url=reverse("experiments:edit", args=[pk]),
-                         icon_name="edit", priority=10),
-            *(HeaderButton(ACTIONS[action][0], url=back_here(f"experiments:{action}"),
-                           icon_name="tasks", priority=20 + index)
+            {"label": _("Edit"), "url": reverse("experiments:edit", args=[pk]),
+             "icon_name": "edit", "priority": 10},
+            *({"label": ACTIONS[action][0], "url": back_here(f"experiments:{action}"),
+               "icon_name": "tasks", "priority": 20 + index}
               for index, action in enumerate(self.object.lifecycle_actions())),
         ]
 
