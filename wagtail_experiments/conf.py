@@ -70,6 +70,12 @@ DEFAULTS = {
     # or run, in milliseconds, before it gives up: a page is then served uncounted, and the
     # API answers 503. None: no bound.
     "TRACKING_DB_TIMEOUT_MS": 500,
+    # PostgreSQL: whether a tracking write (exposure, event, rollup, rate count) waits for
+    # its commit to reach the disk. False: it does not (synchronous_commit = off for its
+    # transaction alone): a crash of the database server itself loses the tracking writes
+    # of its last moments (at most three times wal_writer_delay, 0.6 s by default), never
+    # part of one, and never a lead, whose writes always wait. True: every write waits.
+    "TRACKING_SYNCHRONOUS_COMMIT": False,
     # The results show this many UTM sources (those with the most visitors) one by one,
     # and the rest together as "(other)".
     "RESULTS_MAX_UTM_SOURCES": 20,

@@ -7,16 +7,17 @@ with the bound, the insert, the rollup upsert, a commit: four exchanges), for th
 every new visitor's first view makes.
 
 Used where ``single_event`` is (PostgreSQL through psycopg 3's client-side binding,
-outside a caller's transaction); elsewhere the general path runs.
+outside a caller's transaction), and like it planned once per database session
+(``prepared``); elsewhere the general path runs.
 """
 
 from __future__ import annotations
 
 from django.db import connections, router
 
-from .conf import get_setting
 from .models import DailyRollup, Exposure
-from .sql import execute_with_bound, takes_bounded_query_strings
+from .prepared import PreparedWrite, db_types
+from .sql import takes_bounded_query_strings
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 EXPOSURE_FIELDS = ("experiment", "variant", "visitor_id", "created_at", *UTM_FIELDS)
@@ -34,9 +35,11 @@ def store_exposure(exposure, rolled_up_source):
     first view of the same visitor committed while this statement ran (it is counted, by
     that one). Raises the database's ``OperationalError`` past the bound, storing nothing."""
     connection = connections[router.db_for_write(Exposure)]
-    sql = _statements.get(connection.alias)
-    if sql is None:
-        sql = _statements[connection.alias] = _build_statement(connection)
+    statement = _statements.get(connection.alias)
+    if statement is None:
+        statement = _statements[connection.alias] = PreparedWrite(
+            "wexp_exposure", _build_statement(connection), _parameter_types(connection)
+        )
     values = [
         Exposure._meta.get_field(name).get_db_prep_save(
             getattr(exposure, Exposure._meta.get_field(name).attname), connection
@@ -45,14 +48,17 @@ def store_exposure(exposure, rolled_up_source):
     ]
     params = [*values, DailyRollup.EXPOSURES, DailyRollup.day_of(exposure.created_at),
               rolled_up_source, exposure.experiment_id, exposure.visitor_id]
-    with connection.cursor() as cursor:
-        milliseconds = get_setting("TRACKING_DB_TIMEOUT_MS")
-        if milliseconds:
-            execute_with_bound(cursor, sql, params, milliseconds)
-        else:
-            cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = statement.run(connection, params, model=Exposure)
     return (row[0], row[1]) if row else (None, False)
+
+
+def _parameter_types(connection):
+    """The types of ``store_exposure``'s parameters, in their order."""
+    return [
+        *db_types(connection, Exposure, *EXPOSURE_FIELDS),
+        *db_types(connection, DailyRollup, "goal", "day", "utm_source"),
+        *db_types(connection, Exposure, "experiment", "visitor_id"),
+    ]
 
 
 def _build_statement(connection):

@@ -100,35 +100,55 @@ def add_to_counters(model, key_fields, counter_fields, rows):
         cursor.executemany(sql, params)
 
 
-_SET_TIMEOUTS = (
-    "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
-    "set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
-)
 _RESTORE_TIMEOUTS = (
     "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
 )
 
 
 @contextmanager
-def bounded_transaction(model, milliseconds):
+def bounded_transaction(model, milliseconds, *, synchronous_commit=True):
     """A transaction (a savepoint inside another) in which PostgreSQL gives up waiting for a
     lock, or running a statement, after ``milliseconds``, raising ``OperationalError``:
     tracking must never hold up a page or a worker for long. The bound is undone on leaving
     (a savepoint's, explicitly; a transaction's, by its end). Other databases get a plain
-    transaction (SQLite waits up to its own busy timeout)."""
+    transaction (SQLite waits up to its own busy timeout).
+
+    ``synchronous_commit=False``: a transaction of its own (never a caller's) commits
+    without waiting for its WAL to reach the disk (see ``TRACKING_SYNCHRONOUS_COMMIT``)."""
     connection = _connection(model)
-    bounded = bool(milliseconds) and connection.vendor == "postgresql"
+    postgresql = connection.vendor == "postgresql"
+    bounded = bool(milliseconds) and postgresql
     nested = connection.in_atomic_block
+    settings = _settings_sql(
+        milliseconds if bounded else None,
+        synchronous_commit or nested or not postgresql,
+        keep_previous=bounded and nested,
+    )
     with transaction.atomic(using=connection.alias):
-        if bounded:
-            limit = f"{int(milliseconds)}ms"
+        if settings:
             with connection.cursor() as cursor:
-                cursor.execute(_SET_TIMEOUTS, [limit, limit])
+                cursor.execute(settings)
                 previous = cursor.fetchone()[:2]
         yield
         if bounded and nested:
             with connection.cursor() as cursor:
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
+
+
+def _settings_sql(milliseconds, synchronous_commit, keep_previous=False):
+    """The SELECT that sets a tracking write's bound and commit (with ``keep_previous``,
+    answering the timeouts it replaces first), or None: nothing to set."""
+    columns = []
+    if keep_previous:
+        columns += ["current_setting('lock_timeout')", "current_setting('statement_timeout')"]
+    if milliseconds:
+        # A number, written into the text: one fewer value for every write to quote.
+        bound = f"'{int(milliseconds)}ms'"
+        columns += [f"set_config('lock_timeout', {bound}, true)",
+                    f"set_config('statement_timeout', {bound}, true)"]
+    if not synchronous_commit:
+        columns.append("set_config('synchronous_commit', 'off', true)")
+    return f"SELECT {', '.join(columns)}" if columns else None
 
 
 def sqlstate_of(error):
@@ -152,10 +172,15 @@ def retrying(write, *args):
             attempt += 1
 
 
-def tracking_transaction(model):
+def tracking_transaction(model, *, synchronous_commit=None):
     """``bounded_transaction`` for the writes and lookups of tracking (exposures, events,
-    leads, rate counters), bounded by the ``TRACKING_DB_TIMEOUT_MS`` setting."""
-    return bounded_transaction(model, get_setting("TRACKING_DB_TIMEOUT_MS"))
+    leads, rate counters), bounded by the ``TRACKING_DB_TIMEOUT_MS`` setting, committed as
+    ``TRACKING_SYNCHRONOUS_COMMIT`` says unless ``synchronous_commit`` is given."""
+    if synchronous_commit is None:
+        synchronous_commit = get_setting("TRACKING_SYNCHRONOUS_COMMIT")
+    return bounded_transaction(
+        model, get_setting("TRACKING_DB_TIMEOUT_MS"), synchronous_commit=synchronous_commit
+    )
 
 
 def takes_bounded_query_strings(connection):
@@ -170,17 +195,18 @@ def takes_bounded_query_strings(connection):
     return is_psycopg3 and options.get("server_side_binding") is not True
 
 
-_SET_BOUND = (
-    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true);"
-)
-
-
-def execute_with_bound(cursor, sql, params, milliseconds):
-    """Run ``sql`` behind the lock and statement bound in one query string (its implicit
-    transaction carries the bound, and commits as it ends; see
+def execute_tracking_write(cursor, sql, params):
+    """Run ``sql`` outside a transaction, as one query string behind the settings of a
+    tracking write: the ``TRACKING_DB_TIMEOUT_MS`` bound and ``TRACKING_SYNCHRONOUS_COMMIT``
+    (its implicit transaction carries them, and commits as it ends; see
     ``takes_bounded_query_strings``), leaving ``cursor`` at ``sql``'s result."""
-    bound = f"{int(milliseconds)}ms"
-    cursor.execute(_SET_BOUND + sql, [bound, bound, *params])
+    preamble = _settings_sql(
+        get_setting("TRACKING_DB_TIMEOUT_MS"), get_setting("TRACKING_SYNCHRONOUS_COMMIT")
+    )
+    if preamble is None:
+        cursor.execute(sql, params)
+        return
+    cursor.execute(f"{preamble};\n{sql}", params)
     cursor.nextset()  # past the set_config row
 
 
@@ -205,10 +231,9 @@ def increment_counter(model, key, window, expires_at):
         f"RETURNING {count_column}"
     )
     params = [key, window, expires_at]
-    milliseconds = get_setting("TRACKING_DB_TIMEOUT_MS")
-    if milliseconds and not connection.in_atomic_block and takes_bounded_query_strings(connection):
+    if not connection.in_atomic_block and takes_bounded_query_strings(connection):
         with connection.cursor() as cursor:
-            execute_with_bound(cursor, sql, params, milliseconds)
+            execute_tracking_write(cursor, sql, params)
             return cursor.fetchone()[0]
     with tracking_transaction(model), connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -33,8 +33,9 @@ def save_lead(lead_form, cleaned_data, **details):
     ``at`` (default: now) and ``notify_form=False`` are for history recorded after the
     fact, such as the demo's.
     Within ``TRACKING_DB_TIMEOUT_MS`` on PostgreSQL: a ``DatabaseError`` means nothing was
-    stored."""
-    with tracking_transaction(Lead):
+    stored. A lead always waits for its commit to reach the disk (whatever
+    ``TRACKING_SYNCHRONOUS_COMMIT`` says): it is reported as accepted only once it is safe."""
+    with tracking_transaction(Lead, synchronous_commit=True):
         return _save_lead(lead_form, cleaned_data, **details)
 
 
