@@ -164,6 +164,16 @@ def test_tracking_transactions_commit_without_waiting_but_leads_and_callers_wait
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+    # Nor with autocommit turned off: that transaction is the site's too.
+    transaction.set_autocommit(False)
+    try:
+        assert synchronous_commit_in(tracking_transaction(Event)) == "on"
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"  # the session's own setting never moved

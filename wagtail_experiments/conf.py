@@ -74,7 +74,9 @@ DEFAULTS = {
     # its commit to reach the disk. False: it does not (synchronous_commit = off for its
     # transaction alone): a crash of the database server itself loses the tracking writes
     # of its last moments (at most three times wal_writer_delay, 0.6 s by default), never
-    # part of one, and never a lead, whose writes always wait. True: every write waits.
+    # part of one, and never a lead, whose writes always wait (nor the standby's copy,
+    # under synchronous replication: a failover loses what it had not received). True:
+    # every write waits.
     "TRACKING_SYNCHRONOUS_COMMIT": False,
     # The results show this many UTM sources (those with the most visitors) one by one,
     # and the rest together as "(other)".

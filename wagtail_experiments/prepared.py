@@ -1,5 +1,5 @@
-"""The one-statement tracking writes of PostgreSQL (``single_event``, ``single_exposure``,
-the rate counter), planned once per database session instead of on every request.
+"""The one-statement tracking writes of PostgreSQL (``single_event``, ``single_exposure``),
+planned once per database session instead of on every request.
 
 Each is a data-modifying CTE whose planning costs PostgreSQL more than running it: sent
 as text through psycopg's client-side binding, it is planned again on every request.
@@ -26,7 +26,12 @@ import weakref
 
 from django.db import DatabaseError
 
-from .sql import execute_tracking_write, sqlstate_of, tracking_transaction
+from .sql import (
+    execute_tracking_write,
+    in_callers_transaction,
+    sqlstate_of,
+    tracking_transaction,
+)
 
 MISSING_STATEMENT = "26000"  # invalid_sql_statement_name
 DUPLICATE_STATEMENT = "42P05"  # duplicate_prepared_statement
@@ -48,7 +53,7 @@ class PreparedWrite:
     ``run`` executes prepared where the database session allows it, else as it is."""
 
     def __init__(self, prefix, sql, types):
-        if sql.count("%s") != len(types):
+        if sum(match.group() == "%s" for match in _PLACEHOLDER.finditer(sql)) != len(types):
             raise ValueError("one declared type per %s placeholder")
         # The statement's text is in its name: sessions a pooler shares between processes
         # running different versions never execute another version's statement.
@@ -67,8 +72,9 @@ class PreparedWrite:
     def run(self, connection, params, *, model):
         """Execute with ``params`` and return the first row of the result (or None).
 
-        Outside a transaction, the ``TRACKING_DB_TIMEOUT_MS`` bound is set in the same
-        query string (one implicit transaction); inside one, in a savepoint around it.
+        Outside a transaction, the ``TRACKING_DB_TIMEOUT_MS`` bound (and
+        ``TRACKING_SYNCHRONOUS_COMMIT``) is set in the same query string (one implicit
+        transaction); inside the caller's, the bound is set in a savepoint around it.
         Raises the database's ``OperationalError`` past the bound, having stored nothing."""
         while True:
             connection.ensure_connection()
@@ -96,7 +102,7 @@ class PreparedWrite:
             sql, leading = self._execute, 0
         else:
             sql, leading = self._prepare + self._execute, 1
-        if connection.in_atomic_block:
+        if in_callers_transaction(connection):
             with tracking_transaction(model), connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 return _last_result(cursor, leading)

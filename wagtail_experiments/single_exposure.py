@@ -17,7 +17,7 @@ from django.db import connections, router
 
 from .models import DailyRollup, Exposure
 from .prepared import PreparedWrite, db_types
-from .sql import takes_bounded_query_strings
+from .sql import in_callers_transaction, takes_bounded_query_strings
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 EXPOSURE_FIELDS = ("experiment", "variant", "visitor_id", "created_at", *UTM_FIELDS)
@@ -26,7 +26,7 @@ _statements = {}
 
 def can_store_in_one_statement():
     connection = connections[router.db_for_write(Exposure)]
-    return not connection.in_atomic_block and takes_bounded_query_strings(connection)
+    return not in_callers_transaction(connection) and takes_bounded_query_strings(connection)
 
 
 def store_exposure(exposure, rolled_up_source):

@@ -118,7 +118,7 @@ def bounded_transaction(model, milliseconds, *, synchronous_commit=True):
     connection = _connection(model)
     postgresql = connection.vendor == "postgresql"
     bounded = bool(milliseconds) and postgresql
-    nested = connection.in_atomic_block
+    nested = in_callers_transaction(connection)
     settings = _settings_sql(
         milliseconds if bounded else None,
         synchronous_commit or nested or not postgresql,
@@ -133,6 +133,13 @@ def bounded_transaction(model, milliseconds, *, synchronous_commit=True):
         if bounded and nested:
             with connection.cursor() as cursor:
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
+
+
+def in_callers_transaction(connection):
+    """Whether a transaction the caller owns is open: an ``atomic`` block, or autocommit
+    turned off (whose transaction ``atomic`` only adds a savepoint to). A tracking write
+    there never changes how that transaction commits."""
+    return connection.in_atomic_block or not connection.get_autocommit()
 
 
 def _settings_sql(milliseconds, synchronous_commit, keep_previous=False):
@@ -231,7 +238,7 @@ def increment_counter(model, key, window, expires_at):
         f"RETURNING {count_column}"
     )
     params = [key, window, expires_at]
-    if not connection.in_atomic_block and takes_bounded_query_strings(connection):
+    if not in_callers_transaction(connection) and takes_bounded_query_strings(connection):
         with connection.cursor() as cursor:
             execute_tracking_write(cursor, sql, params)
             return cursor.fetchone()[0]

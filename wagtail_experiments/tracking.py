@@ -101,7 +101,7 @@ def record_exposures(exposures):
 def recorded_variant_id(experiment_id, visitor_id):
     """The variant of the visitor's stored exposure to the experiment, or None. Bounded
     like the writes: a locked table raises ``OperationalError`` instead of waiting."""
-    with tracking_transaction(Exposure):
+    with tracking_transaction(Exposure, synchronous_commit=True):  # reads: nothing to commit
         return _recorded_variant_id(experiment_id, visitor_id)
 
 
@@ -161,13 +161,13 @@ def record_events(events, *, visitor_id, user_id=None, served_variants=None,
         return _record_one_event(events[0], routes, visitor_id, user_id, at, counted_variants)
     exposures = {}
     if slugs:
-        with tracking_transaction(Exposure):
+        with tracking_transaction(Exposure, synchronous_commit=True):  # reads
             exposures = _exposures_by_slug(routes, visitor_id, slugs)
         missing = {slug for slug, (exposure, _) in exposures.items() if exposure is None}
         if counted_variants and missing and expose_from_cookie(
             [routes[slug] for slug in missing if slug in routes], visitor_id, counted_variants
         ):
-            with tracking_transaction(Exposure):
+            with tracking_transaction(Exposure, synchronous_commit=True):  # reads
                 exposures.update(_exposures_by_slug(routes, visitor_id, missing))
     candidates = []
     for index, (event, refusal) in enumerate(zip(events, refusals, strict=True)):
