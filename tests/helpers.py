@@ -1,5 +1,8 @@
 """Shared helpers for tests that drive the sandbox's demo experiment."""
 
+from django.test import Client
+
+from tests.conftest import BROWSER_UA
 from tests.settings import TEST_SERVER_KEY
 from wagtail_experiments import assignment
 from wagtail_experiments.visitor import ASSIGNMENT_SALT
@@ -131,3 +134,11 @@ def started_days_ago(experiment, n):
 
     experiment.started_at = timezone.make_aware(datetime.combine(days_ago(n), time.min))
     experiment.save(update_fields=["started_at"])
+
+
+def exposed_visitor(experiment, key="b"):
+    """A browser that was served ``key`` at /landing/ (so it has been exposed)."""
+    client = Client(HTTP_USER_AGENT=BROWSER_UA)
+    client.cookies["wexp_vid"] = visitor_in(experiment, key)
+    assert served_key(client.get("/landing/")) == key
+    return client

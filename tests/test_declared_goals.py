@@ -11,19 +11,12 @@ from django.test import Client
 from wagtail_experiments.models import DailyRollup, Event, Experiment, Goal, GoalCompletion, Lead
 
 from .conftest import BROWSER_UA
-from .helpers import served_key, visitor_in
+from .helpers import exposed_visitor, visitor_in
 from .test_admin_experiments import ADMIN, experiment_form, new_pages  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 URL = "/_experiments/api/events"
-
-
-def exposed(demo, key="b"):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
-    client.cookies["wexp_vid"] = visitor_in(demo, key)
-    assert served_key(client.get("/landing/")) == key
-    return client
 
 
 def send(client, *events):
@@ -37,7 +30,7 @@ def send(client, *events):
 
 
 def test_events_of_undeclared_goals_are_rejected_with_a_reason_and_store_nothing(demo):
-    client = exposed(demo)
+    client = exposed_visitor(demo)
     answer = send(client, {"goal": "cta"}, {"goal": "made-up"}, {"goal": "cta-2", "step": 1})
     assert answer["accepted"] == 1
     assert answer["rejected"] == [
@@ -49,7 +42,7 @@ def test_events_of_undeclared_goals_are_rejected_with_a_reason_and_store_nothing
 
 
 def test_server_only_goals_cannot_be_sent_but_lead_forms_count_them(demo):
-    client = exposed(demo)
+    client = exposed_visitor(demo)
     answer = send(client, {"goal": "lead"})
     assert answer["accepted"] == 0
     assert "recorded by the server only" in answer["rejected"][0]["error"]
@@ -75,14 +68,14 @@ def test_server_only_goals_cannot_be_sent_but_lead_forms_count_them(demo):
     ],
 )
 def test_values_outside_a_goals_bound_are_rejected(demo, event, error):
-    answer = send(exposed(demo), event)
+    answer = send(exposed_visitor(demo), event)
     assert answer["accepted"] == 0 and error in answer["rejected"][0]["error"]
     assert not Event.objects.exists()
     assert not DailyRollup.objects.exclude(goal="").exists()
 
 
 def test_values_within_the_bound_count(demo):
-    answer = send(exposed(demo), {"goal": "purchase", "value": 5000},
+    answer = send(exposed_visitor(demo), {"goal": "purchase", "value": 5000},
                   {"goal": "purchase", "value": 0.5}, {"goal": "video-played", "value": 12},
                   {"goal": "cta", "value": 0})  # 0 adds nothing: as good as no value
     assert answer == {"accepted": 4, "duplicates": 0, "rejected": []}
@@ -94,14 +87,14 @@ def test_a_revenue_goal_without_a_maximum_takes_up_to_the_default(demo):
     purchase = demo.goals.get(name="purchase")
     purchase.max_value = None
     purchase.save()
-    answer = send(exposed(demo), {"goal": "purchase", "value": 10_000},
+    answer = send(exposed_visitor(demo), {"goal": "purchase", "value": 10_000},
                   {"goal": "purchase", "value": 10_000.01})
     assert answer["accepted"] == 1
     assert "from 0 to 10,000." in answer["rejected"][0]["error"]
 
 
 def test_a_goal_declared_while_running_counts_at_once(demo):
-    client = exposed(demo)
+    client = exposed_visitor(demo)
     assert send(client, {"goal": "newsletter"})["accepted"] == 0
     demo.goals.add(Goal(name="newsletter"))
     demo.save()
@@ -224,7 +217,7 @@ def test_a_lead_in_an_experiment_not_declaring_its_goal_is_kept_and_logged(demo,
     import logging
 
     demo.goals.filter(name="lead").delete()
-    client = exposed(demo)
+    client = exposed_visitor(demo)
     with caplog.at_level(logging.WARNING):
         response = client.post("/_experiments/api/leads", json.dumps(
             {"form": "demo-lead", "data": {"name": "Ada", "email": "ada@x.test"}}

@@ -9,19 +9,11 @@ from django.test.utils import override_settings
 from wagtail_experiments.models import DailyRollup, Event, GoalCompletion
 
 from .conftest import BROWSER_UA
-from .helpers import served_key, visitor_in
+from .helpers import exposed_visitor, served_key, visitor_in
 
 pytestmark = pytest.mark.django_db
 
 URL = "/_experiments/api/events"
-
-
-def exposed_visitor(experiment, key):
-    """A browser that was served ``key`` at /landing/ (so it has been exposed)."""
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
-    client.cookies["wexp_vid"] = visitor_in(experiment, key)
-    assert served_key(client.get("/landing/")) == key
-    return client
 
 
 def post(client, body, content_type="application/json"):

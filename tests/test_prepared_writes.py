@@ -11,15 +11,13 @@ import json
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
-from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from wagtail_experiments import prepared, single_event, single_exposure
 from wagtail_experiments.models import DailyRollup, Event, Exposure, Lead
 from wagtail_experiments.sql import tracking_transaction
 
-from .conftest import BROWSER_UA
-from .helpers import served_heading, visitor_in
+from .helpers import exposed_visitor
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,13 +28,6 @@ pytestmark = [
 ]
 
 API = "/_experiments/api"
-
-
-def exposed_client(demo, key="b"):
-    client = Client(HTTP_USER_AGENT=BROWSER_UA)
-    client.cookies["wexp_vid"] = visitor_in(demo, key)
-    assert served_heading(client.get("/landing/")) == key
-    return client
 
 
 def post_click(client, event_id):
@@ -63,7 +54,7 @@ def posted_sql(client, event_id):
 
 
 def test_a_session_plans_the_event_statement_once(demo):
-    client = exposed_client(demo)
+    client = exposed_visitor(demo)
     post_click(client, "warm")
     forget_sessions(event_statement())
     with connection.cursor() as cursor:
@@ -87,7 +78,7 @@ def test_a_session_plans_the_event_statement_once(demo):
 def test_a_session_that_lost_the_statement_writes_plainly_and_once(demo):
     """PgBouncer in transaction mode (or a DEALLOCATE): the EXECUTE finds no statement.
     The event is stored once, by the plain statement, which this session keeps using."""
-    client = exposed_client(demo)
+    client = exposed_visitor(demo)
     post_click(client, "warm")
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
@@ -108,7 +99,7 @@ def test_a_session_that_already_holds_the_statement_executes_it(demo):
     """Prepared by an attempt whose outcome this process did not see, or by another process
     on a pooled session: PREPARE fails (42P05), nothing is stored by it, and the EXECUTE
     stores the event once."""
-    client = exposed_client(demo)
+    client = exposed_visitor(demo)
     post_click(client, "warm")
     forget_sessions(event_statement())
 
@@ -122,13 +113,13 @@ def test_a_session_that_already_holds_the_statement_executes_it(demo):
 
 
 def test_a_new_visitors_exposure_is_planned_once_too(demo):
-    exposed_client(demo, "b")
+    exposed_visitor(demo, "b")
     forget_sessions(single_exposure._statements[connection.alias])
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
-    exposed_client(demo, "c")
+    exposed_visitor(demo, "c")
     with CaptureQueriesContext(connection) as queries:
-        exposed_client(demo, "control")
+        exposed_visitor(demo, "control")
     name = single_exposure._statements[connection.alias].name
     writes = [query["sql"] for query in queries if name in query["sql"]]
     assert len(writes) == 1 and "PREPARE" not in writes[0]
@@ -180,7 +171,7 @@ def test_tracking_transactions_commit_without_waiting_but_leads_and_callers_wait
 
 
 def test_a_single_event_commits_without_waiting_unless_asked(demo):
-    client = exposed_client(demo)
+    client = exposed_visitor(demo)
     _answer, sql = posted_sql(client, "e1")
     assert "set_config('synchronous_commit', 'off', true)" in sql
     with override_settings(WAGTAIL_EXPERIMENTS={"TRACKING_SYNCHRONOUS_COMMIT": True}):
@@ -192,7 +183,7 @@ def test_a_single_event_commits_without_waiting_unless_asked(demo):
 
 
 def test_a_lead_always_waits_for_its_commit(demo):
-    client = exposed_client(demo)
+    client = exposed_visitor(demo)
     lead = {"form": "demo-lead", "data": {"name": "Ada Lovelace", "email": "ada@example.com"}}
     with CaptureQueriesContext(connection) as queries:
         response = client.post(f"{API}/leads", json.dumps(lead),

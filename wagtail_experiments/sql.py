@@ -119,10 +119,12 @@ def bounded_transaction(model, milliseconds, *, synchronous_commit=True):
     postgresql = connection.vendor == "postgresql"
     bounded = bool(milliseconds) and postgresql
     nested = in_callers_transaction(connection)
+    # Inside the caller's transaction the bound it replaces is put back on leaving.
+    restores = bounded and nested
     settings = _settings_sql(
         milliseconds if bounded else None,
         synchronous_commit or nested or not postgresql,
-        keep_previous=bounded and nested,
+        keep_previous=restores,
     )
     with transaction.atomic(using=connection.alias):
         if settings:
@@ -130,7 +132,7 @@ def bounded_transaction(model, milliseconds, *, synchronous_commit=True):
                 cursor.execute(settings)
                 previous = cursor.fetchone()[:2]
         yield
-        if bounded and nested:
+        if restores:
             with connection.cursor() as cursor:
                 cursor.execute(_RESTORE_TIMEOUTS, list(previous))
 
