@@ -42,9 +42,9 @@ event accepted, and the stored events must number ``events_accepted`` in the end
   20 clients posting as fast as they are answered) ÷ requests/s of a database-free endpoint
   of the same API, ``GET /_experiments/api/experiments`` (``config_rps``: the public
   config, from the in-process route table), under the same load on the same workers, in
-  three interleaved rounds, median (goal ≥ 0.5). ``bare_view_rps``, for scale, is a view
-  that only parses the body (``benchmarks.urls``). On PostgreSQL one event is one query
-  string (``wagtail_experiments.single_event``).
+  five interleaved rounds, median (goal ≥ 0.5; ``_min``/``_max``: the rounds' spread).
+  ``bare_view_rps``, for scale, is a view that only parses the body (``benchmarks.urls``).
+  On PostgreSQL one event is one query string (``wagtail_experiments.single_event``).
 - ``single_event_p99_ms_half_load`` (and ``_p50_``): latency of one-event posts sent on a
   fixed schedule at half the measured ``single_event_rps`` by 20 clients for 12 s (first
   2 s not counted), from each request's scheduled moment to its answer, so waiting behind

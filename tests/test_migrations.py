@@ -222,3 +222,43 @@ def test_0008_replays_stored_events_into_visitor_totals_and_squares():
                                                                              "value_sq_sum"))
         # v: 10² yesterday, then 15² - 10² today under "(other)"; w: 4².
         assert squares == {"ads": 100.0, "(other)": 125.0, "": 16.0}
+
+
+def _single_column_indexes(table, column):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {
+        name for name, details in constraints.items()
+        if details["index"] and not details["unique"] and details["columns"] == [column]
+    }
+
+
+def _foreign_keys(table):
+    """The table's foreign key constraints; on PostgreSQL with their object ids, which a
+    constraint dropped and added again (checking every row on the way) does not keep."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT conname, oid FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype = 'f'", [table],
+            )
+            return set(cursor.fetchall())
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {name for name, details in constraints.items() if details["foreign_key"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0011_drops_only_the_repeated_experiment_indexes_and_can_restore_them():
+    tables = [f"{APP}_{name}" for name in ("event", "exposure", "goalcompletion", "dailyrollup")]
+    foreign_keys = {table: _foreign_keys(table) for table in tables}
+    assert all(not _single_column_indexes(table, "experiment_id") for table in tables)
+    with migrated_back_to("0010_minimum_conversions_at_least_one"):
+        assert all(len(_single_column_indexes(table, "experiment_id")) == 1 for table in tables)
+        # The foreign keys are the same constraints, never dropped and added again.
+        assert {table: _foreign_keys(table) for table in tables} == foreign_keys
+    assert all(not _single_column_indexes(table, "experiment_id") for table in tables)
+    assert {table: _foreign_keys(table) for table in tables} == foreign_keys
+    # Every other index of the events table is still there (the FK indexes of the variant
+    # and the user among them).
+    assert _single_column_indexes(f"{APP}_event", "variant_id")
+    assert _single_column_indexes(f"{APP}_event", "user_id")

@@ -1,4 +1,9 @@
-"""Shapes of what the JSON API accepts and returns. Strict: anything unexpected is a 400."""
+"""Shapes of what the JSON API accepts and returns. Strict: anything unexpected is a 400.
+
+What it accepts (``EventIn``, ``EventBatchIn``, ``LeadIn``) are plain pydantic models, which
+``api.validated`` checks: django-ninja's ``Schema`` wraps every validation in a validator
+that reads Django objects, which only outputs need, and which made an event's validation
+about seven times slower (15 µs instead of 2; a batch pays it for every event)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ninja import Schema
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -80,7 +86,7 @@ def _check_json_tree(value, depth=0):
         raise ValueError("metadata numbers must be finite")
 
 
-class EventIn(Schema):
+class EventIn(BaseModel):
     """One tracked event. The variant is never part of it: the server derives it."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -146,7 +152,7 @@ class EventIn(Schema):
         return url
 
 
-class EventBatchIn(Schema):
+class EventBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     events: list[EventIn] = Field(max_length=MAX_EVENTS_PER_REQUEST)
@@ -173,7 +179,7 @@ class ErrorOut(Schema):
     errors: list[FieldError] = []
 
 
-class LeadIn(Schema):
+class LeadIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     form: Slug = Field(description="The lead form's slug.")

@@ -66,9 +66,10 @@ def _columns(connection, model, *names):
     return ", ".join(quote(model._meta.get_field(name).column) for name in names)
 
 
-# The event's own columns, in the order of the statement's parameters.
-EVENT_FIELDS = ("event_id", "type", "goal", "step", "value", "metadata", "url", "block_id",
-                "user", "created_at")
+# The event's own columns that only the event row takes, in the order of the statement's
+# parameters (its goal and value are the ``given`` row's, which every part uses).
+EVENT_FIELDS = ("event_id", "type", "step", "metadata", "url", "block_id", "user",
+                "created_at")
 # The types of the statement's first parameters (the ``given`` row), in their order.
 GIVEN_TYPES = ("bigint", "text", "text", "boolean", "date", "double precision")
 _statements = {}
@@ -87,10 +88,10 @@ def _statement(connection, event, counts_goal, context):
     metadata = Event._meta.get_field("metadata").get_db_prep_save(event.metadata, connection)
     return statement, [
         context["experiment"], context["visitor"], event.goal, counts_goal, context["day"],
-        float(event.value or 0.0),
+        event.value,
         # EVENT_FIELDS
-        event.event_id, event.type, event.goal, event.step, event.value, metadata,
-        event.url, event.block_id, context["user"], context["created_at"],
+        event.event_id, event.type, event.step, metadata, event.url, event.block_id,
+        context["user"], context["created_at"],
     ]
 
 
@@ -111,17 +112,22 @@ def _build_statement(connection):
     placeholders = ", ".join(["%s"] * len(EVENT_FIELDS))
     return f"""
         WITH given AS (
+            -- The event's value as sent (or null), and as the goal's sums take it.
             SELECT %s::bigint AS experiment, %s::text AS visitor, %s::text AS goal,
-                   %s::boolean AS counts_goal, %s::date AS day, %s::float AS value,
+                   %s::boolean AS counts_goal, %s::date AS day, sent.value AS event_value,
+                   coalesce(sent.value, 0) AS value,
                    {_literal(OTHER_SOURCES)}::text AS other_sources
+            FROM (SELECT %s::float AS value) AS sent
         ), exposure AS (
             SELECT {_columns(connection, Exposure, "variant", *UTM_FIELDS)} FROM {exposure}
             WHERE {_columns(connection, Exposure, "experiment")} = (SELECT experiment FROM given)
               AND {_columns(connection, Exposure, "visitor_id")} = (SELECT visitor FROM given)
         ), inserted AS (
             INSERT INTO {events} ({_columns(connection, Event, "experiment", "variant",
-                                            "visitor_id", *EVENT_FIELDS, *UTM_FIELDS)})
-            SELECT given.experiment, variant_id, given.visitor, {placeholders}, {utm}
+                                            "visitor_id", "goal", "value", *EVENT_FIELDS,
+                                            *UTM_FIELDS)})
+            SELECT given.experiment, variant_id, given.visitor, given.goal, given.event_value,
+                   {placeholders}, {utm}
             FROM exposure, given
             ON CONFLICT ({_columns(connection, Event, "experiment", "visitor_id", "event_id")})
             DO NOTHING

@@ -7,6 +7,7 @@ counter is incremented in the database, never read-modified-written in Python.
 
 import logging
 from contextlib import contextmanager
+from functools import lru_cache
 
 from django.db import OperationalError, connections, router, transaction
 
@@ -144,9 +145,11 @@ def in_callers_transaction(connection):
     return connection.in_atomic_block or not connection.get_autocommit()
 
 
+@lru_cache(maxsize=16)
 def _settings_sql(milliseconds, synchronous_commit, keep_previous=False):
     """The SELECT that sets a tracking write's bound and commit (with ``keep_previous``,
-    answering the timeouts it replaces first), or None: nothing to set."""
+    answering the timeouts it replaces first), or None: nothing to set. Kept, as the
+    settings rarely change: every tracked write asks for it."""
     columns = []
     if keep_previous:
         columns += ["current_setting('lock_timeout')", "current_setting('statement_timeout')"]

@@ -18,8 +18,11 @@ class Event(UTMAttribution):
         CONVERSION = "conversion", _("Conversion")
         CUSTOM = "custom", _("Custom")
 
+    # No index of its own: the composite indexes below start with it, and each index is
+    # one more to update on every insert (the commonest write there is).
     experiment = models.ForeignKey(
-        Experiment, verbose_name=_("experiment"), on_delete=models.CASCADE, related_name="events"
+        Experiment, verbose_name=_("experiment"), on_delete=models.CASCADE,
+        related_name="events", db_index=False,
     )
     # Derived by the server from the visitor's exposure, never taken from the client.
     # RESTRICT: a variant with data goes only together with its experiment.
@@ -95,7 +98,10 @@ class Event(UTMAttribution):
 class GoalCompletion(models.Model):
     """A visitor's first event for a goal in an experiment: a conversion, counted once."""
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint's index starts with it.
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="+")
     goal = models.CharField(max_length=64)
     visitor_id = models.CharField(max_length=64)
@@ -123,7 +129,10 @@ class DailyRollup(models.Model):
 
     EXPOSURES = ""
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint's index starts with it.
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="+")
     goal = models.CharField(max_length=64, blank=True)
     day = models.DateField()

@@ -1210,7 +1210,10 @@ class UTMAttribution(models.Model):
 class Exposure(UTMAttribution):
     """A visitor's first view of an experiment, in the variant they were served."""
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
+    # No index of its own: both composite indexes below start with it.
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="exposures", db_index=False
+    )
     # RESTRICT: a variant with data goes only together with its experiment.
     variant = models.ForeignKey(Variant, on_delete=models.RESTRICT, related_name="exposures")
     visitor_id = models.CharField(_("visitor id"), max_length=64)
