@@ -163,6 +163,21 @@ def test_bad_bodies_get_a_clear_error(demo, body, status, detail):
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [([click()], ""), ("just a string", ""), (None, ""), ({"events": [click(), 5]}, "events.1")],
+    ids=["list", "string", "null", "batch-item"],
+)
+def test_what_is_not_an_object_is_named_plainly(demo, body, field):
+    """The error says what a client must send, and names no Python class."""
+    response = post(exposed_visitor(demo, "b"), json.dumps(body))
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert {"field": field, "message": "Value error, must be a JSON object"} in errors
+    assert "EventIn" not in response.content.decode()
+    assert not Event.objects.exists()
+
+
 def test_json_only(demo):
     client = exposed_visitor(demo, "b")
     response = client.post(URL, {"type": "click"})  # a form post, as a cross-site form sends

@@ -262,3 +262,21 @@ def test_0011_drops_only_the_repeated_experiment_indexes_and_can_restore_them():
     # and the user among them).
     assert _single_column_indexes(f"{APP}_event", "variant_id")
     assert _single_column_indexes(f"{APP}_event", "user_id")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0011_drops_each_index_without_locking_the_table_against_writes():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    output = StringIO()
+    call_command("sqlmigrate", APP, "0011_experiment_indexes_not_repeated", stdout=output)
+    statements = [line for line in output.getvalue().splitlines() if "INDEX" in line]
+    assert len(statements) == 4
+    assert all("experiment_id" in statement for statement in statements)
+    if connection.vendor == "postgresql":
+        # A plain DROP INDEX takes each table's strongest lock, and in one transaction
+        # holds all four until the end.
+        assert all("DROP INDEX CONCURRENTLY" in statement for statement in statements)
+        assert "BEGIN" not in output.getvalue()
