@@ -2,8 +2,10 @@
 
 from contextlib import contextmanager
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
@@ -266,10 +268,6 @@ def test_0011_drops_only_the_repeated_experiment_indexes_and_can_restore_them():
 
 @pytest.mark.django_db(transaction=True)
 def test_0011_drops_each_index_without_locking_the_table_against_writes():
-    from io import StringIO
-
-    from django.core.management import call_command
-
     output = StringIO()
     call_command("sqlmigrate", APP, "0011_experiment_indexes_not_repeated", stdout=output)
     statements = [line for line in output.getvalue().splitlines() if "INDEX" in line]

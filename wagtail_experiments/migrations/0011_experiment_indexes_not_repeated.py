@@ -13,22 +13,60 @@
 import django.db.models.deletion
 from django.db import migrations, models, router
 
-# (model, foreign key) whose own single-column index goes.
-UNINDEXED = [
-    ("exposure", "experiment"),
-    ("event", "experiment"),
-    ("goalcompletion", "experiment"),
-    ("dailyrollup", "experiment"),
+# The foreign keys whose own index goes, as the migration state records them;
+# ``drop_own_indexes`` drops their indexes, in this order.
+UNINDEXED_FIELDS = [
+    migrations.AlterField(
+        model_name="exposure",
+        name="experiment",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name="exposures",
+            to="wagtail_experiments.experiment",
+        ),
+    ),
+    migrations.AlterField(
+        model_name="event",
+        name="experiment",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name="events",
+            to="wagtail_experiments.experiment",
+            verbose_name="experiment",
+        ),
+    ),
+    migrations.AlterField(
+        model_name="goalcompletion",
+        name="experiment",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name="+",
+            to="wagtail_experiments.experiment",
+        ),
+    ),
+    migrations.AlterField(
+        model_name="dailyrollup",
+        name="experiment",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name="+",
+            to="wagtail_experiments.experiment",
+        ),
+    ),
 ]
 
 
 def _tables(apps, schema_editor):
-    """(model, field) of ``UNINDEXED`` on the database being migrated (a router may keep
+    """(model, field) of ``UNINDEXED_FIELDS`` on the database being migrated (a router may keep
     the tracking tables elsewhere)."""
-    for model_name, field_name in UNINDEXED:
-        model = apps.get_model("wagtail_experiments", model_name)
+    for operation in UNINDEXED_FIELDS:
+        model = apps.get_model("wagtail_experiments", operation.model_name)
         if router.allow_migrate_model(schema_editor.connection.alias, model):
-            yield model, model._meta.get_field(field_name)
+            yield model, model._meta.get_field(operation.name)
 
 
 def _own_indexes(schema_editor, model, field):
@@ -76,48 +114,6 @@ class Migration(migrations.Migration):
             database_operations=[
                 migrations.RunPython(drop_own_indexes, restore_own_indexes, elidable=False),
             ],
-            state_operations=[
-                migrations.AlterField(
-                    model_name="dailyrollup",
-                    name="experiment",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="wagtail_experiments.experiment",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="event",
-                    name="experiment",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="wagtail_experiments.experiment",
-                        verbose_name="experiment",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="exposure",
-                    name="experiment",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="exposures",
-                        to="wagtail_experiments.experiment",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="goalcompletion",
-                    name="experiment",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="wagtail_experiments.experiment",
-                    ),
-                ),
-            ],
+            state_operations=UNINDEXED_FIELDS,
         ),
     ]
