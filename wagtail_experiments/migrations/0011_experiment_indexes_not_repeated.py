@@ -13,50 +13,29 @@
 import django.db.models.deletion
 from django.db import migrations, models, router
 
+
+def _without_own_index(model_name, related_name, **options):
+    """The state change of one tracking table's ``experiment`` foreign key."""
+    return migrations.AlterField(
+        model_name=model_name,
+        name="experiment",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name=related_name,
+            to="wagtail_experiments.experiment",
+            **options,
+        ),
+    )
+
+
 # The foreign keys whose own index goes, as the migration state records them;
 # ``drop_own_indexes`` drops their indexes, in this order.
 UNINDEXED_FIELDS = [
-    migrations.AlterField(
-        model_name="exposure",
-        name="experiment",
-        field=models.ForeignKey(
-            db_index=False,
-            on_delete=django.db.models.deletion.CASCADE,
-            related_name="exposures",
-            to="wagtail_experiments.experiment",
-        ),
-    ),
-    migrations.AlterField(
-        model_name="event",
-        name="experiment",
-        field=models.ForeignKey(
-            db_index=False,
-            on_delete=django.db.models.deletion.CASCADE,
-            related_name="events",
-            to="wagtail_experiments.experiment",
-            verbose_name="experiment",
-        ),
-    ),
-    migrations.AlterField(
-        model_name="goalcompletion",
-        name="experiment",
-        field=models.ForeignKey(
-            db_index=False,
-            on_delete=django.db.models.deletion.CASCADE,
-            related_name="+",
-            to="wagtail_experiments.experiment",
-        ),
-    ),
-    migrations.AlterField(
-        model_name="dailyrollup",
-        name="experiment",
-        field=models.ForeignKey(
-            db_index=False,
-            on_delete=django.db.models.deletion.CASCADE,
-            related_name="+",
-            to="wagtail_experiments.experiment",
-        ),
-    ),
+    _without_own_index("exposure", "exposures"),
+    _without_own_index("event", "events", verbose_name="experiment"),
+    _without_own_index("goalcompletion", "+"),
+    _without_own_index("dailyrollup", "+"),
 ]
 
 
