@@ -72,5 +72,5 @@ touches other data. Environment variables:
 - ``WEXP_BENCH_ROUNDS`` and ``WEXP_BENCH_ROUND_SECONDS`` change the number and length of
   the serve rounds (``WEXP_BENCH_CACHE_ROUNDS``, default 6, those of the cache phase).
 - ``WEXP_BENCH_EVENTS_GUNICORN`` tries another gunicorn configuration for the events phase,
-  e.g. ``gthread-2x4`` (default ``sync-4x1``).
+  e.g. ``sync-4x1`` or ``gthread-2x4`` (default ``sync-3x1``, see ``benchmarks.run``).
 """

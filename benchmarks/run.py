@@ -41,14 +41,18 @@ CAPACITY_ROUNDS = 5
 SINGLE_EVENT_P99_MS_HALF_LOAD_GOAL = 25
 RESULTS_MS_GOAL = 300
 VISITORS = 200
-# Posting events waits on the database (a commit per request, row locks of the shared
-# rollup rows): two sync workers per core keep both cores busy. They close the connection
-# after each response (the clients reconnect); gthread workers keep it alive, but their
-# threads compete for one interpreter each, and were slower here (2x4: ~20 % fewer events/s
-# and ~35 % fewer single-event requests/s than sync-4x1 on two cores; 2 or 3 sync workers
-# were within the noise of 4 on single events and a little behind on batches).
-# WEXP_BENCH_EVENTS_GUNICORN (e.g. "sync-3x1") tries another.
-EVENTS_CONFIG = GunicornConfig.parse(os.environ.get("WEXP_BENCH_EVENTS_GUNICORN", "sync-4x1"))
+# Posting events waits on the database, but since an event is one prepared statement in
+# one round trip (wagtail_experiments.single_event) it waits little: on two cores, four
+# sync workers (the default until then) only added switching between eight busy processes.
+# Three interleaved runs of each, 2026-12-07: single events 892-1,207 requests/s with four
+# workers, 1,111-1,234 with three, 1,105-1,330 with two; the public config (the capacity
+# ratio's baseline) 1,929-2,122 with four, 1,918-2,067 with three, 1,729-1,922 with two;
+# batches 8,460-9,100, 9,010-9,670 and 9,070-10,660 events/s. Three serve the baseline as
+# fast as four do, and events nearly as fast as two. They close the connection after each
+# response (the clients reconnect); gthread workers keep it alive, but their threads
+# compete for one interpreter each, and were slower here (2x4: 984 single events/s, p99 at
+# half load 57 ms). WEXP_BENCH_EVENTS_GUNICORN (e.g. "sync-4x1") tries another.
+EVENTS_CONFIG = GunicornConfig.parse(os.environ.get("WEXP_BENCH_EVENTS_GUNICORN", "sync-3x1"))
 # In this order; the results phase comes last, so its 10 million rows weigh on no other.
 PHASES = ("serve", "cache", "events", "results")
 
